@@ -1,0 +1,16 @@
+"""Deterministic generator of synthetic multi-modal liver fibrosis patients."""
+
+from generator.cohort import PatientLabels, patient_id, sample_labels, split_indices, split_of
+from generator.contract import GENERATOR_VERSION
+from generator.patient import Patient, generate_patient
+
+__all__ = [
+    "GENERATOR_VERSION",
+    "Patient",
+    "PatientLabels",
+    "generate_patient",
+    "patient_id",
+    "sample_labels",
+    "split_indices",
+    "split_of",
+]
