@@ -1,0 +1,68 @@
+"""Image measurements the trend tests read through the label maps.
+
+Each takes a ``Patient`` and a modality and returns one float; tests compare their
+group statistics across stages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _box3(image: np.ndarray) -> np.ndarray:
+    """3 x 3 moving average (edges clamped), same shape."""
+    padded = np.pad(image, 1, mode="edge")
+    size_y, size_x = image.shape
+    return (
+        sum(padded[dy : dy + size_y, dx : dx + size_x] for dy in range(3) for dx in range(3)) / 9.0
+    )
+
+
+def _eroded(mask: np.ndarray, steps: int) -> np.ndarray:
+    """``mask`` eroded by ``steps`` pixels (4-neighbourhood)."""
+    for _ in range(steps):
+        inner = mask.copy()
+        inner[1:, :] &= mask[:-1, :]
+        inner[:-1, :] &= mask[1:, :]
+        inner[:, 1:] &= mask[:, :-1]
+        inner[:, :-1] &= mask[:, 1:]
+        mask = inner
+    return mask
+
+
+def liver_mean(patient, modality: str) -> float:
+    """Mean intensity inside the liver."""
+    return float(patient.images[modality][patient.liver_mask(modality)].mean())
+
+
+def bright_outlier_fraction(patient, modality: str, threshold_sd: float = 6.0) -> float:
+    """Fraction of inner-liver pixels whose 3 x 3 mean exceeds the liver median by
+    ``threshold_sd`` robust standard deviations: bright focal structures (nodules, spots)."""
+    inner = _eroded(patient.liver_mask(modality), 2)
+    smooth = _box3(patient.images[modality].astype(np.float64))[inner]
+    median = np.median(smooth)
+    robust_sd = 1.4826 * np.median(np.abs(smooth - median))
+    return float(np.mean(smooth > median + threshold_sd * robust_sd))
+
+
+def speckle_correlation(patient, modality: str = "US", lag: int = 2) -> float:
+    """Correlation of inner-liver intensities ``lag`` pixels apart (both axes): speckle
+    grain size, i.e. texture coarseness."""
+    image = patient.images[modality].astype(np.float64)
+    inner = _eroded(patient.liver_mask(modality), lag + 1)
+    correlations = []
+    for shifted_image, shifted_mask in (
+        (image[lag:, :], inner[lag:, :] & inner[:-lag, :]),
+        (image[:, lag:], inner[:, lag:] & inner[:, :-lag]),
+    ):
+        base = image[:-lag, :] if shifted_image.shape[0] < image.shape[0] else image[:, :-lag]
+        a, b = base[shifted_mask], shifted_image[shifted_mask]
+        correlations.append(np.corrcoef(a, b)[0, 1])
+    return float(np.mean(correlations))
+
+
+def spearman(x, y) -> float:
+    """Spearman rank correlation (average ranks for ties)."""
+    import pandas as pd
+
+    return float(pd.Series(x).rank().corr(pd.Series(y).rank()))
