@@ -1,8 +1,17 @@
 """Export the dataset to a folder: ``python generator/export.py [options]``.
 
-Writes ``images/PAT_0001_MRI.npy`` (and ``_CT``, ``_US``) for every patient,
-``labels.csv``, ``metadata.csv`` and ``generation.json`` (the parameters). Every file
-is written atomically; rerunning an interrupted export resumes it.
+The folder is a complete Hugging Face dataset repository and the seed's raw layout:
+
+- ``images/PAT_0001_MRI.npy`` (and ``_CT``, ``_US``) for every patient (part ``npy``);
+- ``labels.csv``, ``metadata.csv`` and ``generation.json`` (the parameters), always;
+- ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``, built by the dataset's builder
+  (part ``parquet``);
+- ``README.md``, the dataset card rendered from ``dataset_card.md``, and
+  ``assets/sample_grid.png`` (part ``card``);
+- ``manifest-sha256.txt``, written last: the SHA-256 of every file above.
+
+Every file is written atomically; rerunning an interrupted export resumes it.
+``--verify DIR`` checks a folder against its manifest.
 """
 
 from __future__ import annotations
@@ -17,29 +26,65 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np
+import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from generator.card import CARD_FILE, CardError, parquet_files, read_labels, write_card
 from generator.contract import (
     DATASET_NAME,
     DEFAULT_IMAGE_SIZE,
     DEFAULT_NUM_PATIENTS,
     DEFAULT_SEED,
     GENERATOR_VERSION,
+    MODALITY_COLUMNS,
     validate_parameters,
 )
 from generator.files import remove_partial_files, write_text
+from generator.manifest import (
+    MANIFEST_FILE,
+    ManifestError,
+    Verification,
+    list_files,
+    read_manifest,
+    verify_manifest,
+    write_manifest,
+)
+from generator.parquet_export import (
+    CONFIGS,
+    DATA_DIR,
+    SPLIT_FILE_NAMES,
+    load_builder_class,
+    remove_config,
+    write_parquet,
+)
 from generator.raw import (
     IMAGES_DIR,
     LABELS_FILE,
     METADATA_FILE,
+    image_path,
     missing_patients,
     write_images,
     write_tables,
 )
+from generator.sample_grid import SAMPLE_GRID_FILE, write_sample_grid
 
 PARAMETERS_FILE = "generation.json"
-#: Everything an export writes at the top of its folder; ``--force`` removes only these.
-EXPORT_ENTRIES = (IMAGES_DIR, LABELS_FILE, METADATA_FILE, PARAMETERS_FILE)
+ASSETS_DIR = SAMPLE_GRID_FILE.split("/")[0]
+#: Everything an export writes at the top of its folder; ``--force`` removes only these
+#: (and inside the folders, only files named as the export names them).
+EXPORT_ENTRIES = (
+    IMAGES_DIR,
+    LABELS_FILE,
+    METADATA_FILE,
+    PARAMETERS_FILE,
+    DATA_DIR,
+    CARD_FILE,
+    ASSETS_DIR,
+    MANIFEST_FILE,
+)
+#: The parts ``--formats`` chooses from; the tables and the manifest are always written.
+FORMATS = ("npy", "parquet", "card")
 
 
 class ExportError(Exception):
@@ -88,11 +133,39 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="worker processes (default: all cores)",
     )
+    parser.add_argument(
+        "--formats",
+        type=_formats,
+        default=FORMATS,
+        metavar="LIST",
+        help=f"comma-separated parts to write, from {','.join(FORMATS)} (default: all); "
+        "'card' needs 'parquet'",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
         "--force", action="store_true", help="replace an export made with other parameters in --out"
     )
+    parser.add_argument(
+        "--verify",
+        type=Path,
+        metavar="DIR",
+        help="only check the export folder DIR against its manifest and report missing, "
+        "extra or corrupted files (exit status 1 if any)",
+    )
     return parser
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    """Parse ``--formats``: known names, at least one, in ``FORMATS`` order."""
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = sorted(names - set(FORMATS))
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}"
+        )
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one format")
+    return tuple(name for name in FORMATS if name in names)
 
 
 def _check_output_folder(out: Path) -> None:
@@ -131,14 +204,47 @@ def _check_previous_export(out: Path, parameters: dict, force: bool) -> None:
 
 
 def _remove_previous_export(out: Path) -> None:
-    """Delete what an earlier export wrote (only the entries an export owns)."""
-    for name in EXPORT_ENTRIES:
-        path = out / name
-        if path.is_dir():
-            for child in path.glob("PAT_*.npy"):
-                child.unlink()
-        elif path.exists():
-            path.unlink()
+    """Delete what an earlier export wrote (only the entries and files an export owns)."""
+    for child in (out / IMAGES_DIR).glob("PAT_*.npy"):
+        child.unlink()
+    for config in CONFIGS:
+        remove_config(out, config)
+    for name in (LABELS_FILE, METADATA_FILE, PARAMETERS_FILE, CARD_FILE, MANIFEST_FILE):
+        (out / name).unlink(missing_ok=True)
+    (out / SAMPLE_GRID_FILE).unlink(missing_ok=True)
+
+
+def owned_files(out: Path) -> list[str]:
+    """Relative paths of the files below ``out`` that belong to the export (not the manifest)."""
+    return [path for path in list_files(out) if path.split("/")[0] in EXPORT_ENTRIES]
+
+
+def _image_loader(out: Path, num_patients: int):
+    """``load(index, modality) -> float32 image`` from the ``.npy`` files or, if absent, the
+    ``float32`` Parquet config, quantised as the ``default`` config stores it."""
+    quantize = sys.modules[load_builder_class().__module__].quantize_to_uint8
+    if not missing_patients(out, num_patients):
+        return lambda index, modality: quantize(
+            np.load(image_path(out, index, num_patients, modality), allow_pickle=False)
+        )
+    ids = [row["patient_id"] for row in read_labels(out)]
+    files = [
+        path for split in SPLIT_FILE_NAMES.values() for path in parquet_files(out, "float32", split)
+    ]
+    if not files:
+        raise ExportError("the sample grid needs the .npy images or the float32 Parquet config")
+
+    def load(index: int, modality: str) -> np.ndarray:
+        column = MODALITY_COLUMNS[modality]
+        for path in files:
+            table = pq.read_table(
+                path, columns=[column], filters=[("patient_id", "==", ids[index])]
+            )
+            if table.num_rows:
+                return quantize(np.asarray(table.column(column)[0].as_py(), dtype=np.float32))
+        raise ExportError(f"{ids[index]} is in labels.csv but not in the float32 Parquet")
+
+    return load
 
 
 def export(
@@ -150,14 +256,24 @@ def export(
     workers: int = 1,
     quiet: bool = False,
     force: bool = False,
+    formats: tuple[str, ...] = FORMATS,
 ) -> None:
-    """Write (or finish writing) the export folder ``out``; raise ``ExportError`` on bad input."""
+    """Write (or finish writing) the export folder ``out``; raise ``ExportError`` on bad input.
+
+    ``formats`` chooses the parts (``FORMATS``); parts already in the folder are kept and
+    listed in the manifest, which is written last.
+    """
     try:
         validate_parameters(num_patients=num_patients, image_size=image_size, seed=seed)
     except ValueError as error:
         raise ExportError(str(error)) from None
     if workers < 1:
         raise ExportError(f"--workers must be >= 1, got {workers}")
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise ExportError(f"--formats must be names from {', '.join(FORMATS)}, got {formats}")
+    if "card" in formats and "parquet" not in formats:
+        raise ExportError("--formats: 'card' describes the Parquet configs; add 'parquet'")
     out = Path(out)
     _check_output_folder(out)
     parameters = {
@@ -171,30 +287,73 @@ def export(
     remove_partial_files(out)
     if force:
         _remove_previous_export(out)
+    # A folder with a manifest is a finished export; this run changes it, so the
+    # manifest goes first and comes back last.
+    (out / MANIFEST_FILE).unlink(missing_ok=True)
     write_text(out / PARAMETERS_FILE, json.dumps(parameters, indent=2) + "\n")
-    todo = missing_patients(out, num_patients)
-    with tqdm(
-        total=num_patients,
-        initial=num_patients - len(todo),
-        unit="patient",
-        desc="images",
-        disable=quiet,
-    ) as bar:
-        write_images(
+    if "npy" in formats:
+        todo = missing_patients(out, num_patients)
+        with tqdm(
+            total=num_patients,
+            initial=num_patients - len(todo),
+            unit="patient",
+            desc="images",
+            disable=quiet,
+        ) as bar:
+            write_images(
+                out,
+                todo,
+                num_patients=num_patients,
+                image_size=image_size,
+                seed=seed,
+                workers=min(workers, max(len(todo), 1)),
+                on_progress=bar.update,
+            )
+    write_tables(out, num_patients=num_patients, seed=seed)
+    if "parquet" in formats:
+        write_parquet(
             out,
-            todo,
             num_patients=num_patients,
             image_size=image_size,
             seed=seed,
-            workers=min(workers, max(len(todo), 1)),
-            on_progress=bar.update,
+            workers=workers,
+            quiet=quiet,
         )
-    write_tables(out, num_patients=num_patients, seed=seed)
+    if "card" in formats:
+        labels = read_labels(out)
+        write_sample_grid(
+            out,
+            stages=[row["fibrosis_stage"] for row in labels],
+            patient_ids=[row["patient_id"] for row in labels],
+            load_image=_image_loader(out, num_patients),
+        )
+        try:
+            write_card(out, parameters)
+        except CardError as error:
+            raise ExportError(str(error)) from None
+    files = owned_files(out)
+    with tqdm(total=len(files), unit="file", desc="manifest", disable=quiet) as bar:
+        write_manifest(out, files, on_progress=bar.update)
+
+
+def verify(folder: Path, *, quiet: bool = False) -> Verification:
+    """Check ``folder`` against its manifest; raise ``ExportError`` if it has none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ExportError(f"--verify {folder}: not a folder")
+    try:
+        total = len(read_manifest(folder))
+        with tqdm(total=total, unit="file", desc="verify", disable=quiet) as bar:
+            return verify_manifest(folder, on_progress=bar.update)
+    except ManifestError as error:
+        raise ExportError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.verify is not None:
+        return _main_verify(args.verify, quiet=args.quiet)
     try:
         export(
             args.out,
@@ -204,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             quiet=args.quiet,
             force=args.force,
+            formats=args.formats,
         )
     except ExportError as error:
         print(f"export.py: error: {error}", file=sys.stderr)
@@ -219,6 +379,27 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(f"wrote {args.num_patients} patients to {args.out}")
     return 0
+
+
+def _main_verify(folder: Path, *, quiet: bool) -> int:
+    """``--verify DIR``: one line per problem on stderr; exit status 0 if the folder matches."""
+    try:
+        result = verify(folder, quiet=quiet)
+    except ExportError as error:
+        print(f"export.py: error: {error}", file=sys.stderr)
+        return 2
+    if result.ok:
+        print(f"{folder}: {result.describe()}")
+        return 0
+    print(result.describe(), file=sys.stderr)
+    problems = len(result.missing) + len(result.corrupted) + len(result.extra)
+    print(
+        f"export.py: {folder} fails verification: {len(result.missing)} missing, "
+        f"{len(result.corrupted)} corrupted, {len(result.extra)} extra "
+        f"({problems} problem(s))",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,254 @@
+"""Render ``dataset_card.md`` into the export folder's ``README.md`` (the Hub dataset card).
+
+The source holds the hand-written YAML (name, licence, task, tags) and the body with
+``{{placeholder}}`` fields. Rendering fills the fields with numbers computed from the
+export itself (``labels.csv``, the Parquet files, the file sizes) and adds the YAML that
+depends on the export: ``size_categories``, explicit ``configs`` whose ``data_files``
+name only ``data/<config>/<split>-*``, and ``dataset_info`` (features and split sizes
+read back from the Parquet files, in the form ``datasets`` writes itself).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+from datasets.info import DatasetInfosDict
+from huggingface_hub import DatasetCard
+
+from generator.anatomy import LABEL_NAMES
+from generator.contract import LABEL_COLUMNS, POSITIVE_STAGES, SPLITS, STAGES
+from generator.files import write_text
+from generator.parquet_export import CONFIGS, DATA_DIR, SPLIT_FILE_NAMES, config_dir
+from generator.raw import IMAGES_DIR, LABELS_FILE, METADATA_FILE
+from generator.sample_grid import SAMPLE_GRID_FILE, first_patient_per_stage
+
+CARD_FILE = "README.md"
+#: The card source, beside the ``generator`` package.
+CARD_SOURCE = Path(__file__).resolve().parent.parent / "dataset_card.md"
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+#: The Hub's ``size_categories`` buckets: (upper bound, exclusive; label).
+_SIZE_CATEGORIES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+)
+
+
+class CardError(Exception):
+    """The card source cannot be rendered (unknown placeholder, bad YAML, missing part)."""
+
+
+def read_labels(folder: Path) -> list[dict[str, str]]:
+    """Rows of ``labels.csv`` as dicts, checking the header."""
+    with open(Path(folder) / LABELS_FILE, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != LABEL_COLUMNS:
+            raise CardError(
+                f"{LABELS_FILE} header is {reader.fieldnames}, expected {list(LABEL_COLUMNS)}"
+            )
+        return list(reader)
+
+
+def size_category(num_rows: int) -> str:
+    """The Hub's ``size_categories`` label for ``num_rows`` rows (``1000`` -> ``1K<n<10K``)."""
+    for bound, label in _SIZE_CATEGORIES:
+        if num_rows < bound:
+            return label
+    return "n>1M"
+
+
+def split_stage_counts(labels: Sequence[Mapping[str, str]]) -> dict[str, dict[str, int]]:
+    """``counts[split][stage]`` from ``labels.csv`` rows (``labels.csv`` split names)."""
+    counts = {split: dict.fromkeys(STAGES, 0) for split in SPLITS}
+    for row in labels:
+        counts[row["split"]][row["fibrosis_stage"]] += 1
+    return counts
+
+
+def split_stage_table(labels: Sequence[Mapping[str, str]]) -> str:
+    """Markdown table of patients per split (rows) and stage (columns), with totals."""
+    counts = split_stage_counts(labels)
+    positive = sorted(POSITIVE_STAGES)
+    header = ["split", *STAGES, "total", f"positive ({'-'.join((positive[0], positive[-1]))})"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    totals = dict.fromkeys(STAGES, 0)
+    for split in SPLITS:
+        row = counts[split]
+        for stage in STAGES:
+            totals[stage] += row[stage]
+        lines.append(_count_row(f"{SPLIT_FILE_NAMES[split]} (`{split}`)", row))
+    lines.append(_count_row("**all**", totals))
+    return "\n".join(lines)
+
+
+def _count_row(name: str, row: Mapping[str, int]) -> str:
+    total = sum(row.values())
+    positive = sum(row[stage] for stage in POSITIVE_STAGES)
+    share = f"{positive} ({100 * positive / total:.1f} %)" if total else "0"
+    return "| " + " | ".join([name, *(str(row[s]) for s in STAGES), str(total), share]) + " |"
+
+
+def _human_size(num_bytes: int) -> str:
+    size = float(num_bytes)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def _files_below(folder: Path, relative: str) -> list[Path]:
+    path = Path(folder) / relative
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+
+
+def files_table(folder: Path) -> str:
+    """Markdown table of the folder's parts with file counts and sizes (the card excepted)."""
+    parts = [
+        (f"`{LABELS_FILE}`, `{METADATA_FILE}`", [LABELS_FILE, METADATA_FILE], "labels, latent"),
+        (f"`{IMAGES_DIR}/*.npy`", [IMAGES_DIR], "float32 arrays, three per patient"),
+        *(
+            (f"`{DATA_DIR}/{config}/`", [f"{DATA_DIR}/{config}"], f"Parquet, config `{config}`")
+            for config in CONFIGS
+        ),
+        ("`assets/`", ["assets"], "pictures for this card"),
+    ]
+    lines = ["| part | files | size | content |", "|---|---|---|---|"]
+    for name, entries, content in parts:
+        files = [path for entry in entries for path in _files_below(folder, entry)]
+        if files:
+            size = _human_size(sum(path.stat().st_size for path in files))
+            lines.append(f"| {name} | {len(files)} | {size} | {content} |")
+    return "\n".join(lines)
+
+
+def parquet_files(folder: Path, config: str, split: str) -> list[Path]:
+    """The Parquet files of ``split`` in ``config``, in order."""
+    return sorted(config_dir(folder, config).glob(f"{split}-*.parquet"))
+
+
+def configs_metadata(folder: Path) -> list[dict]:
+    """The ``configs`` YAML: one entry per config on disk, ``default`` marked as default."""
+    entries = []
+    for config in CONFIGS:
+        splits = [s for s in SPLIT_FILE_NAMES.values() if parquet_files(folder, config, s)]
+        if not splits:
+            continue
+        entry: dict = {"config_name": config}
+        if config == "default":
+            entry["default"] = True
+        entry["data_files"] = [
+            {"split": split, "path": f"{DATA_DIR}/{config}/{split}-*"} for split in splits
+        ]
+        entries.append(entry)
+    return entries
+
+
+def dataset_infos(folder: Path) -> DatasetInfosDict:
+    """Features and split sizes of every config, read back from its Parquet files."""
+    infos = DatasetInfosDict()
+    for config in CONFIGS:
+        features, splits = None, datasets.SplitDict()
+        download_size = 0
+        for split in SPLIT_FILE_NAMES.values():
+            files = parquet_files(folder, config, split)
+            if not files:
+                continue
+            num_examples = num_bytes = 0
+            for path in files:
+                parquet = pq.ParquetFile(path)
+                file_features = datasets.Features.from_arrow_schema(parquet.schema_arrow)
+                if features is not None and file_features != features:
+                    raise CardError(f"{path} has other features than the rest of {config!r}")
+                features = file_features
+                num_examples += parquet.metadata.num_rows
+                num_bytes += sum(batch.nbytes for batch in parquet.iter_batches(batch_size=64))
+                download_size += path.stat().st_size
+            splits.add(
+                datasets.SplitInfo(name=split, num_bytes=num_bytes, num_examples=num_examples)
+            )
+        if features is not None:
+            infos[config] = datasets.DatasetInfo(
+                features=features,
+                splits=splits,
+                download_size=download_size,
+                dataset_size=sum(split.num_bytes for split in splits.values()),
+            )
+    return infos
+
+
+def sample_grid_markdown(labels: Sequence[Mapping[str, str]]) -> str:
+    """The card's picture and a caption naming the patient in each row."""
+    first = first_patient_per_stage([row["fibrosis_stage"] for row in labels])
+    rows = ", ".join(
+        f"{stage} {labels[index]['patient_id']}" if index is not None else f"{stage} none"
+        for stage, index in first.items()
+    )
+    return (
+        f"![Sample images: one row per fibrosis stage, columns MRI, CT, ultrasound]"
+        f"({SAMPLE_GRID_FILE})\n\n"
+        f"*First patient of each stage in this export (rows: {rows}); columns: T2-weighted "
+        "MRI, CT, ultrasound, as stored in the `default` config (8-bit grayscale).*"
+    )
+
+
+def card_fields(folder: Path, parameters: Mapping[str, object]) -> dict[str, str]:
+    """Every placeholder's value, computed from the export in ``folder``."""
+    labels = read_labels(folder)
+    counts = split_stage_counts(labels)
+    split_sizes = " / ".join(str(sum(counts[split].values())) for split in SPLITS)
+    return {
+        "num_patients": str(len(labels)),
+        "image_size": str(parameters["image_size"]),
+        "seed": str(parameters["seed"]),
+        "generator_version": str(parameters["generator_version"]),
+        "split_sizes": split_sizes,
+        "split_stage_table": split_stage_table(labels),
+        "files_table": files_table(folder),
+        "sample_grid": sample_grid_markdown(labels),
+        "label_map_ids": ", ".join(f"{i} {name}" for i, name in sorted(LABEL_NAMES.items())),
+    }
+
+
+def fill_placeholders(text: str, fields: Mapping[str, str]) -> str:
+    """Replace every ``{{name}}`` in ``text``; raise ``CardError`` for an unknown name."""
+    unknown = sorted({name for name in _PLACEHOLDER.findall(text) if name not in fields})
+    if unknown:
+        raise CardError(f"unknown placeholder(s) in the card source: {', '.join(unknown)}")
+    return _PLACEHOLDER.sub(lambda match: fields[match[1]], text)
+
+
+def render_card(source: str, folder: Path, parameters: Mapping[str, object]) -> str:
+    """The rendered ``README.md`` text for the export in ``folder``."""
+    card = DatasetCard(source, ignore_metadata_errors=False)
+    if not card.data.to_dict():
+        raise CardError("the card source has no YAML front matter")
+    configs = configs_metadata(folder)
+    if not configs:
+        raise CardError(f"no Parquet in {Path(folder) / DATA_DIR}: the card needs the data")
+    card.data.size_categories = [size_category(len(read_labels(folder)))]
+    card.data.configs = configs
+    dataset_infos(folder).to_dataset_card_data(card.data)
+    card.text = fill_placeholders(card.text, card_fields(folder, parameters))
+    return str(card)
+
+
+def write_card(
+    folder: Path, parameters: Mapping[str, object], *, source: Path = CARD_SOURCE
+) -> Path:
+    """Render the card source into ``folder/README.md`` atomically; return its path."""
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError as error:
+        raise CardError(f"cannot read the card source {source}: {error.strerror}") from None
+    path = Path(folder) / CARD_FILE
+    write_text(path, render_card(text, folder, parameters))
+    return path
