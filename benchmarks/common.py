@@ -1,0 +1,122 @@
+"""Helpers shared by ``benchmarks/run.py`` and ``benchmarks/baselines.py``.
+
+The machine description, markdown tables, and the marked sections of
+``benchmarks/results.md`` that each script rewrites (each owns its own section, so
+running one never erases the other's figures).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+RESULTS_PATH = REPOSITORY / "benchmarks" / "results.md"
+
+_RESULTS_HEADER = """\
+# Benchmarks and baselines
+
+Written by the benchmark scripts; do not edit by hand. Each section is replaced by the
+script named in it, and records the machine, the date and the generator version it was
+measured with.
+"""
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return None
+
+
+def machine_description() -> dict[str, str]:
+    """What the figures were measured on: date, machine, software versions."""
+    import numpy
+
+    from generator.contract import GENERATOR_VERSION
+
+    memory = _memory_gb()
+    versions = [f"Python {platform.python_version()}", f"numpy {numpy.__version__}"]
+    for name in ("datasets", "pyarrow", "sklearn"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions.append(f"{'scikit-learn' if name == 'sklearn' else name} {module.__version__}")
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": (
+            f"{_cpu_model()}, {os.cpu_count()} logical cores"
+            + (f", {memory:.0f} GB RAM" if memory else "")
+            + f", {platform.system()} {platform.release()}"
+        ),
+        "software": ", ".join(versions),
+        "generator_version": GENERATOR_VERSION,
+    }
+
+
+def describe_machine_markdown(description: dict[str, str]) -> str:
+    """The machine description as a markdown bullet list."""
+    return "\n".join(
+        [
+            f"- date: {description['date']}",
+            f"- machine: {description['machine']}",
+            f"- software: {description['software']}",
+            f"- generator version: {description['generator_version']}",
+        ]
+    )
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub markdown table; cells are ``str()``-ed."""
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+    ]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+
+
+def replace_section(name: str, body: str, path: Path = RESULTS_PATH) -> None:
+    """Replace the section ``name`` of ``path`` (markdown) by ``body``, creating either.
+
+    Sections are delimited by ``<!-- BEGIN name -->`` / ``<!-- END name -->``; the
+    rest of the file is kept. The file is replaced atomically.
+    """
+    begin, end = _markers(name)
+    block = f"{begin}\n{body.strip()}\n{end}"
+    text = path.read_text() if path.is_file() else _RESULTS_HEADER
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    write_text_atomic(path, text)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    temporary.write_text(text)
+    os.replace(temporary, path)
