@@ -204,7 +204,8 @@ def patient_example(patient: Patient, num_patients: int, image_format: str) -> d
         "binary_label": labels.binary_label,
         "age": labels.age,
         "sex": labels.sex,
-        "liver_stiffness_kpa": labels.liver_stiffness_kpa,
+        # Rounded here, not only by Arrow: streaming rows must equal the stored ones.
+        "liver_stiffness_kpa": float(np.float32(labels.liver_stiffness_kpa)),
     }
     for modality, column in MODALITY_COLUMNS.items():
         image, label_map = patient.images[modality], patient.label_maps[modality]
