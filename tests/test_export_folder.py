@@ -1,0 +1,408 @@
+"""The export folder as a Hub dataset repository: Parquet, card, sample grid, manifest.
+
+One small export (20 patients, 64 x 64) is made once per module and read the ways users
+read it: ``load_dataset(folder)`` on the installed ``datasets``, the card's YAML with
+``huggingface_hub``, the Parquet cells with Pillow, ``sha256sum -c``. No network.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import fnmatch
+import io
+import os
+import re
+import shutil
+import subprocess
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import datasets
+import huggingface_hub
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from datasets.info import DatasetInfosDict
+from huggingface_hub import DatasetCard
+from PIL import Image
+
+import generator.parquet_export
+from generator.card import CardError, fill_placeholders, render_card, size_category
+from generator.contract import DATASET_NAME, MODALITY_COLUMNS, STAGES
+from generator.export import main
+from generator.manifest import MANIFEST_FILE, read_manifest, verify_manifest
+from generator.parquet_export import (
+    MAX_ROW_GROUP_BYTES,
+    config_is_complete,
+    load_builder_class,
+    rows_per_group,
+    write_split,
+)
+
+NUM_PATIENTS, SIZE = 20, 64
+SMALL = ["--num-patients", str(NUM_PATIENTS), "--image-size", str(SIZE), "--quiet"]
+SMALL += ["--workers", "1"]
+SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
+TAGS = {"medical", "synthetic", "liver", "cirrhosis", "mri", "ct", "ultrasound", "multimodal"}
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """No test reaches the network, whatever the environment says."""
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / DATASET_NAME
+    assert main(["--out", str(out), *SMALL]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("hf-cache"))
+
+
+@pytest.fixture(scope="module")
+def labels(folder):
+    with open(folder / "labels.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def quantize(image: np.ndarray) -> np.ndarray:
+    """The ``default`` config's 8-bit quantisation, from the builder."""
+    builder_module = __import__(load_builder_class().__module__)
+    return builder_module.quantize_to_uint8(image)
+
+
+def copy_of(folder, tmp_path):
+    target = tmp_path / folder.name
+    shutil.copytree(folder, target)
+    return target
+
+
+class TestLoadDataset:
+    def test_default_config_splits_features_images(self, folder, labels, cache_dir):
+        loaded = datasets.load_dataset(str(folder), cache_dir=cache_dir)
+        assert set(loaded) == {"train", "validation", "test"}
+        for split, name in SPLIT_NAMES.items():
+            ids = [row["patient_id"] for row in labels if row["split"] == split]
+            assert loaded[name]["patient_id"] == ids
+        features = loaded["train"].features
+        assert features["fibrosis_stage"] == datasets.ClassLabel(names=list(STAGES))
+        assert features["binary_label"] == datasets.ClassLabel(names=["negative", "positive"])
+        assert features["sex"] == datasets.ClassLabel(names=["M", "F"])
+        row = loaded["test"][0]
+        assert features["fibrosis_stage"].int2str(row["fibrosis_stage"]) == next(
+            r["fibrosis_stage"] for r in labels if r["patient_id"] == row["patient_id"]
+        )
+        for column in MODALITY_COLUMNS.values():
+            assert isinstance(features[column], datasets.Image)
+            image = row[column]
+            assert image.mode == "L" and image.size == (SIZE, SIZE)
+
+    def test_default_images_are_the_quantised_npy(self, folder, cache_dir):
+        loaded = datasets.load_dataset(str(folder), split="validation", cache_dir=cache_dir)
+        for row in loaded:
+            for suffix, column in MODALITY_COLUMNS.items():
+                raw = np.load(folder / "images" / f"{row['patient_id']}_{suffix}.npy")
+                np.testing.assert_array_equal(np.asarray(row[column]), quantize(raw))
+
+    def test_float32_config_equals_npy_files(self, folder, cache_dir):
+        loaded = datasets.load_dataset(str(folder), "float32", cache_dir=cache_dir)
+        assert set(loaded) == {"train", "validation", "test"}
+        count = 0
+        for split in loaded.values():
+            for row in split.with_format("numpy"):
+                for suffix, column in MODALITY_COLUMNS.items():
+                    raw = np.load(folder / "images" / f"{row['patient_id']}_{suffix}.npy")
+                    assert row[column].dtype == np.float32
+                    np.testing.assert_array_equal(row[column], raw)
+                count += 1
+        assert count == NUM_PATIENTS
+
+    def test_streaming(self, folder, labels):
+        stream = datasets.load_dataset(str(folder), split="train", streaming=True)
+        rows = list(stream)
+        assert [row["patient_id"] for row in rows] == [
+            row["patient_id"] for row in labels if row["split"] == "train"
+        ]
+        assert rows[0]["mri"].mode == "L"
+        arrays = datasets.load_dataset(str(folder), "float32", split="test", streaming=True)
+        first = next(iter(arrays))
+        raw = np.load(folder / "images" / f"{first['patient_id']}_US.npy")
+        np.testing.assert_array_equal(np.asarray(first["ultrasound"], dtype=np.float32), raw)
+
+    def test_no_loading_script_in_the_folder(self, folder):
+        assert not (folder / f"{folder.name}.py").exists()
+        assert not list(folder.rglob("*.py"))
+
+
+class TestCard:
+    def test_front_matter_fields(self, folder):
+        card = DatasetCard.load(folder / "README.md")
+        data = card.data
+        assert data.pretty_name == "Open Multi-Modal Liver Cirrhosis Dataset"
+        assert data.license == "cc-by-4.0"
+        assert "image-classification" in data.task_categories
+        assert set(data.tags) >= TAGS
+        assert data.size_categories == ["n<1K"]
+        configs = {entry["config_name"]: entry for entry in data.configs}
+        assert set(configs) == {"default", "float32"}
+        assert configs["default"].get("default") is True
+        assert not configs["float32"].get("default")
+        for name, entry in configs.items():
+            paths = {item["split"]: item["path"] for item in entry["data_files"]}
+            assert paths == {s: f"data/{name}/{s}-*" for s in ("train", "validation", "test")}
+
+    def test_data_files_match_only_parquet(self, folder):
+        card = DatasetCard.load(folder / "README.md")
+        files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+        matched = {
+            path
+            for entry in card.data.configs
+            for item in entry["data_files"]
+            for path in files
+            if fnmatch.fnmatch(path, item["path"])
+        }
+        assert matched == {path for path in files if path.startswith("data/")}
+        assert all(path.endswith(".parquet") for path in matched)
+
+    def test_dataset_info_agrees_with_the_data(self, folder, cache_dir):
+        infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data)
+        assert set(infos) == {"default", "float32"}
+        for config, info in infos.items():
+            loaded = datasets.load_dataset(str(folder), config, cache_dir=cache_dir)
+            assert info.features == loaded["train"].features
+            assert {name: split.num_examples for name, split in info.splits.items()} == {
+                name: len(split) for name, split in loaded.items()
+            }
+
+    def test_split_stage_table_matches_labels_csv(self, folder, labels):
+        text = (folder / "README.md").read_text()
+        table = {}
+        for line in text.splitlines():
+            match = re.match(r"^\| (train|validation|test) \(`(\w+)`\) \|(.*)\|$", line)
+            if match:
+                cells = [cell.strip() for cell in match[3].split("|")]
+                table[match[2]] = [int(cell) for cell in cells[: len(STAGES) + 1]]
+        counts = collections.Counter((row["split"], row["fibrosis_stage"]) for row in labels)
+        assert set(table) == {"train", "val", "test"}
+        for split, numbers in table.items():
+            expected = [counts[(split, stage)] for stage in STAGES]
+            assert numbers == [*expected, sum(expected)]
+
+    def test_body_is_filled_in(self, folder, labels):
+        text = (folder / "README.md").read_text()
+        assert "{{" not in text and "}}" not in text
+        assert "not for clinical use" in text.lower()
+        assert f"{len(labels)} synthetic patients" in text
+        for heading in ("## Overview", "## Dataset structure", "## Metadata", "## Citation"):
+            assert heading in text
+        assert "## Generation process" in text and "## Release notes" in text
+        assert "](assets/sample_grid.png)" in text
+
+    def test_sample_grid_picture(self, folder, labels):
+        with Image.open(folder / "assets" / "sample_grid.png") as grid:
+            assert grid.format == "PNG" and grid.mode == "L"
+            assert grid.height > len(STAGES) * 128 and grid.width > 3 * 128
+        first_f4 = next(row["patient_id"] for row in labels if row["fibrosis_stage"] == "F4")
+        assert f"F4 {first_f4}" in (folder / "README.md").read_text()
+
+    def test_unknown_placeholder_refused(self):
+        with pytest.raises(CardError, match="typo_field"):
+            fill_placeholders("a {{typo_field}} b", {"num_patients": "3"})
+
+    def test_card_needs_the_parquet(self, folder, tmp_path):
+        copy = copy_of(folder, tmp_path)
+        shutil.rmtree(copy / "data")
+        source = "---\nlicense: cc-by-4.0\n---\n# x\n"
+        with pytest.raises(CardError, match="no Parquet"):
+            render_card(source, copy, {"image_size": 64, "seed": 42, "generator_version": "1"})
+
+    @pytest.mark.parametrize(
+        ("rows", "label"), [(1, "n<1K"), (999, "n<1K"), (1000, "1K<n<10K"), (20000, "10K<n<100K")]
+    )
+    def test_size_category(self, rows, label):
+        assert size_category(rows) == label
+
+
+class TestParquet:
+    def test_default_images_are_8bit_png(self, folder):
+        files = sorted((folder / "data" / "default").glob("*.parquet"))
+        assert files
+        cells = 0
+        for path in files:
+            table = pq.read_table(path)
+            for column in MODALITY_COLUMNS.values():
+                for cell in table.column(column).to_pylist():
+                    data = cell["bytes"]
+                    assert data.startswith(b"\x89PNG\r\n\x1a\n")  # not TIFF, not a path
+                    image = Image.open(io.BytesIO(data))
+                    assert image.format == "PNG" and image.mode == "L"
+                    for fmt in ("JPEG", "PNG"):
+                        image.save(io.BytesIO(), format=fmt)
+                    cells += 1
+        assert cells == 3 * NUM_PATIENTS
+
+    def test_file_names_and_row_groups(self, folder):
+        for config in ("default", "float32"):
+            names = sorted(p.name for p in (folder / "data" / config).iterdir())
+            assert names == [
+                f"{split}-00000-of-00001.parquet" for split in ("test", "train", "validation")
+            ]
+            for path in (folder / "data" / config).iterdir():
+                metadata = pq.ParquetFile(path).metadata
+                for group in range(metadata.num_row_groups):
+                    assert metadata.row_group(group).total_byte_size <= MAX_ROW_GROUP_BYTES
+
+    def test_row_groups_and_shards_sized_by_bytes(self, folder, cache_dir, tmp_path):
+        train = datasets.load_dataset(str(folder), "float32", split="train", cache_dir=cache_dir)
+        row_bytes = train.data.nbytes / len(train)
+        paths = write_split(
+            train,
+            tmp_path,
+            "train",
+            max_shard_bytes=int(row_bytes * 6),
+            max_row_group_bytes=int(row_bytes * 2.5),
+        )
+        assert [p.name for p in paths] == [f"train-0000{i}-of-00003.parquet" for i in range(3)]
+        ids = []
+        for path in paths:
+            parquet = pq.ParquetFile(path)
+            sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
+            assert max(sizes) == 2 and parquet.num_row_groups >= 2
+            ids += parquet.read(columns=["patient_id"]).column(0).to_pylist()
+        assert ids == train["patient_id"]
+
+    @pytest.mark.parametrize(
+        ("rows", "size", "cap", "expected"),
+        [(10, 1000, 300, 3), (10, 1000, 10_000, 10), (10, 10_000, 10, 1)],
+    )
+    def test_rows_per_group(self, rows, size, cap, expected):
+        assert rows_per_group(rows, size, cap) == expected
+
+    def test_incomplete_config_detected(self, folder, tmp_path):
+        copy = copy_of(folder, tmp_path)
+        assert config_is_complete(copy, "default", NUM_PATIENTS)
+        assert not config_is_complete(copy, "default", NUM_PATIENTS + 1)
+        (copy / "data" / "default" / "test-00000-of-00001.parquet").unlink()
+        assert not config_is_complete(copy, "default", NUM_PATIENTS)
+        assert config_is_complete(copy, "float32", NUM_PATIENTS)
+
+
+class TestManifest:
+    def test_sha256sum_check_passes(self, folder):
+        if shutil.which("sha256sum") is None:
+            pytest.skip("sha256sum not installed")
+        result = subprocess.run(
+            ["sha256sum", "--check", "--strict", MANIFEST_FILE],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def test_manifest_lists_every_file(self, folder):
+        files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+        assert set(read_manifest(folder)) == files - {MANIFEST_FILE}
+        assert {"README.md", "labels.csv", "assets/sample_grid.png"} <= files
+        assert "images/PAT_0001_MRI.npy" in files
+        assert "data/float32/train-00000-of-00001.parquet" in files
+
+    def test_verify_command_ok(self, folder, capsys):
+        assert main(["--verify", str(folder), "--quiet"]) == 0
+        assert f"all {len(read_manifest(folder))} files match" in capsys.readouterr().out
+
+    def test_corrupted_missing_extra_reported(self, folder, tmp_path, capsys):
+        copy = copy_of(folder, tmp_path)
+        npy = copy / "images" / "PAT_0002_CT.npy"
+        npy.write_bytes(npy.read_bytes()[:-1] + b"\x00")
+        (copy / "data" / "default" / "train-00000-of-00001.parquet").unlink()
+        (copy / "notes.txt").write_text("stray")
+        assert main(["--verify", str(copy), "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert "corrupted: images/PAT_0002_CT.npy" in err
+        assert "missing: data/default/train-00000-of-00001.parquet" in err
+        assert "extra: notes.txt" in err
+        assert "1 missing, 1 corrupted, 1 extra" in err
+
+    def test_verify_without_manifest(self, folder, tmp_path, capsys):
+        copy = copy_of(folder, tmp_path)
+        (copy / MANIFEST_FILE).unlink()
+        assert main(["--verify", str(copy), "--quiet"]) == 2
+        assert "manifest-sha256.txt does not exist" in capsys.readouterr().err
+
+    def test_interrupted_export_resumes_to_a_verified_folder(self, folder, tmp_path, monkeypatch):
+        out = tmp_path / DATASET_NAME
+        real_write_split = generator.parquet_export.write_split
+        calls = []
+
+        def interrupt_in_float32(dataset, directory, split, **kwargs):
+            if directory.name == "float32":
+                raise KeyboardInterrupt
+            calls.append(split)
+            return real_write_split(dataset, directory, split, **kwargs)
+
+        monkeypatch.setattr(generator.parquet_export, "write_split", interrupt_in_float32)
+        assert main(["--out", str(out), *SMALL]) == 130
+        assert not (out / MANIFEST_FILE).exists()
+        assert calls == ["train", "validation", "test"]
+        assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+
+        calls.clear()
+
+        def record(dataset, directory, split, **kwargs):
+            calls.append((directory.name, split))
+            return real_write_split(dataset, directory, split, **kwargs)
+
+        monkeypatch.setattr(generator.parquet_export, "write_split", record)
+        assert main(["--out", str(out), *SMALL]) == 0
+        assert {config for config, _ in calls} == {"float32"}  # default was complete: kept
+        assert verify_manifest(out).ok
+        assert (out / MANIFEST_FILE).read_text() == (folder / MANIFEST_FILE).read_text()
+
+    def test_force_replaces_every_part(self, tmp_path):
+        out = tmp_path / "out"
+        flags = ["--out", str(out), "--image-size", "32", "--quiet", "--workers", "1"]
+        assert main([*flags, "--num-patients", "12"]) == 0
+        assert main([*flags, "--num-patients", "7", "--force"]) == 0
+        assert len(list((out / "images").glob("*.npy"))) == 21
+        assert verify_manifest(out).ok
+        loaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
+        assert sum(len(split) for split in loaded.values()) == 7
+
+
+class TestFormats:
+    def test_npy_only(self, tmp_path):
+        out = tmp_path / "out"
+        assert main(["--out", str(out), *SMALL, "--formats", "npy"]) == 0
+        assert not (out / "data").exists() and not (out / "README.md").exists()
+        assert len(list((out / "images").glob("*.npy"))) == 3 * NUM_PATIENTS
+        assert verify_manifest(out).ok
+
+    def test_card_from_parquet_without_npy(self, folder, tmp_path):
+        out = tmp_path / "out"
+        assert main(["--out", str(out), *SMALL, "--formats", "parquet,card"]) == 0
+        assert not (out / "images").exists()
+        assert verify_manifest(out).ok
+        grid = (out / "assets" / "sample_grid.png").read_bytes()
+        assert grid == (folder / "assets" / "sample_grid.png").read_bytes()
+
+    def test_unknown_format_is_an_argparse_error(self, tmp_path, capsys):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--out", str(tmp_path / "out"), *SMALL, "--formats", "npy,tiff"])
+        assert exit_info.value.code == 2
+        error = capsys.readouterr().err
+        assert "unknown format 'tiff'" in error and error.count("\n") == 1
+
+    def test_card_without_parquet_refused(self, tmp_path, capsys):
+        out = tmp_path / "out"
+        assert main(["--out", str(out), *SMALL, "--formats", "npy,card"]) == 2
+        error = capsys.readouterr().err
+        assert "'card' describes the Parquet" in error and error.count("\n") == 1
+        assert not out.exists()
