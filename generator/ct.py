@@ -1,51 +1,176 @@
-"""CT: Hounsfield units of the liver in soft tissue, shown through the abdominal window.
+"""Unenhanced CT: Hounsfield units per tissue, scanner blur, correlated noise, W400/L40 window.
 
-Liver density rises with fibrosis severity (the seed's model); high-density spots
-appear in F3-F4 only. Tissue values from REFERENCE.md (liver 45-65 HU, fat -50 to -100,
-noise about 10 HU).
+Physics (REFERENCE.md, "Physical values"): air -1000 HU, fat -50 to -100, water 0,
+ascites 0-20, kidney 20-40, muscle 36-47, spleen 35-55, liver 45-65 (unenhanced), blood
+45-65, bone 700-3000. Filtered back-projection noise is about 10 HU SD and spatially
+correlated: its power spectrum rises with frequency (ramp filter) and then rolls off,
+so it is drawn as filtered, not white, noise. The abdominal window W400/L40 maps
+-160..240 HU to [0, 1].
+
+Seed trends (the published contract): liver density rises with fibrosis severity;
+high-density spots in F3-F4 only. The liver reads the patient's severity through this
+modality's own noisy read-out (``READOUT_SD``), drawn from the CT stream.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from generator.anatomy import Anatomy, ellipse_mask, label_map
+from generator import anatomy as A
+from generator.anatomy import Anatomy, liver_points
 from generator.cohort import PatientLabels
-from generator.stamps import random_points_in_mask, stamp_disc
+from generator.noise import correlated_field, separable_blur
+from generator.stamps import stamp_disc
 
 WINDOW_WIDTH_HU, WINDOW_LEVEL_HU = 400.0, 40.0
-FAT_HU = -90.0
-LIVER_HU = 55.0  # F0 median, unenhanced
-LIVER_HU_PER_SEVERITY = 25.0
-NOISE_SD_HU = 10.0
-SPOT_HU = 150.0
+
+TISSUE_HU = {
+    A.BACKGROUND: -1000.0,
+    A.LIVER: 55.0,  # F0 median
+    A.SUBCUTANEOUS_FAT: -95.0,
+    A.MUSCLE: 42.0,
+    A.VISCERA: -85.0,  # mesenteric fat; bowel loops raise it (VISCERA_BOWEL_HU)
+    A.BOWEL_GAS: -1000.0,
+    A.VERTEBRA: 260.0,  # cancellous bone; the cortex is CORTEX_HU
+    A.SPINAL_CANAL: 8.0,
+    A.AORTA: 48.0,
+    A.IVC: 45.0,
+    A.KIDNEY: 30.0,
+    A.SPLEEN: 46.0,
+    A.DIAPHRAGM: 40.0,
+    A.ASCITES: 10.0,
+    A.HEPATIC_VESSEL: 42.0,
+}
+CORTEX_HU = 900.0
+#: Cortical shell of the vertebral body, as a fraction of its radius.
+CORTEX_FRACTION = 0.18
+#: Liver density gained per unit of read-out severity (seed trend).
+LIVER_HU_PER_SEVERITY = 22.0
+#: SD of the CT's own read-out of severity (severity units).
+READOUT_SD = 0.22
+#: Per-patient fat density SD, HU.
+FAT_HU_SD = 6.0
+#: Bowel loops' density above the mesenteric fat, HU, and the loops' size (FOV).
+VISCERA_BOWEL_HU, BOWEL_WAVELENGTH = 120.0, 0.07
+#: Liver heterogeneity SD, HU: base plus growth with severity.
+LIVER_TEXTURE_HU, LIVER_TEXTURE_HU_PER_SEVERITY = 2.0, 4.0
+#: High-density spots (F3-F4 only).
 SPOT_STAGES = frozenset({"F3", "F4"})
+SPOT_BASE, SPOT_PER_SEVERITY = 4.0, 6.0
+SPOT_RADIUS = 0.010  # field-of-view fractions (about 3.5 mm)
+SPOT_CONTRAST_HU = 190.0
+#: Noise SD (HU) and its spectral roll-off (cycles per pixel at 224 pixels).
+NOISE_SD_HU = 10.0
+NOISE_ROLLOFF = 0.22
+#: Scanner blur (point-spread SD), field-of-view fractions.
+BLUR_SD = 0.003
+
+
+@dataclasses.dataclass(frozen=True)
+class CtParameters:
+    """A patient's CT parameters (sampled from the CT stream)."""
+
+    liver_hu: float
+    fat_hu: float
+    liver_texture_hu: float
+    spots: tuple[tuple[float, float, float], ...]  # (x, y, radius), FOV fractions
+
+
+def sample_ct_parameters(
+    labels: PatientLabels, anatomy: Anatomy, rng: np.random.Generator
+) -> CtParameters:
+    """Draw the patient's CT read-out of severity, fat density and spots."""
+    readout = labels.severity + READOUT_SD * rng.standard_normal()
+    severity = max(labels.severity, 0.0)
+    spots: tuple[tuple[float, float, float], ...] = ()
+    if labels.fibrosis_stage in SPOT_STAGES:
+        count = max(1, int(rng.poisson(SPOT_BASE + SPOT_PER_SEVERITY * severity)))
+        points = liver_points(anatomy, count, rng, depth=0.75)
+        radii = SPOT_RADIUS * rng.uniform(0.8, 1.3, size=count)
+        spots = tuple(
+            (float(x), float(y), float(r)) for (x, y), r in zip(points, radii, strict=True)
+        )
+    return CtParameters(
+        liver_hu=TISSUE_HU[A.LIVER] + LIVER_HU_PER_SEVERITY * readout,
+        fat_hu=TISSUE_HU[A.SUBCUTANEOUS_FAT] + FAT_HU_SD * rng.standard_normal(),
+        liver_texture_hu=LIVER_TEXTURE_HU + LIVER_TEXTURE_HU_PER_SEVERITY * severity,
+        spots=spots,
+    )
 
 
 def hounsfield_to_unit(hu: np.ndarray) -> np.ndarray:
     """Map HU through the W400/L40 window to float32 [0, 1] (-160 HU -> 0, 240 HU -> 1)."""
     low = WINDOW_LEVEL_HU - WINDOW_WIDTH_HU / 2
-    unit = (hu - low) / WINDOW_WIDTH_HU
-    return np.clip(unit, 0.0, 1.0).astype(np.float32)
+    unit = (hu - np.float32(low)) * np.float32(1.0 / WINDOW_WIDTH_HU)
+    return np.clip(unit, 0.0, 1.0).astype(np.float32, copy=False)
 
 
 def render_ct(
-    labels: PatientLabels, anatomy: Anatomy, image_size: int, rng: np.random.Generator
+    labels: PatientLabels,
+    anatomy: Anatomy,
+    axial_labels: np.ndarray,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Render the CT slice.
+    """Render the CT slice of ``anatomy`` (axial label map ``axial_labels``).
 
     Returns
     -------
-    image : float32 (image_size, image_size) in [0, 1], the W400/L40 window of HU
-    labels_map : uint8 (image_size, image_size), 0 background, 1 liver
+    image : float32 (S, S) in [0, 1], the W400/L40 window of HU
+    label_map : uint8 (S, S), the axial ids plus ``SPOT`` for the spots
     """
-    mask = ellipse_mask(anatomy.liver, image_size)
-    hu = np.full((image_size, image_size), FAT_HU, dtype=np.float32)
-    hu[mask] = LIVER_HU + LIVER_HU_PER_SEVERITY * labels.severity + rng.normal(0.0, 5.0)
-    if labels.fibrosis_stage in SPOT_STAGES:
-        count = int(rng.poisson(4.0 + 6.0 * max(labels.severity, 0.0)))
-        radius = image_size * 0.008
-        for cy, cx in random_points_in_mask(mask, count, rng):
-            stamp_disc(hu, (cy, cx), radius * rng.uniform(0.8, 1.5), SPOT_HU)
-    hu += NOISE_SD_HU * rng.standard_normal((image_size, image_size), dtype=np.float32)
-    return hounsfield_to_unit(hu), label_map(mask)
+    params = sample_ct_parameters(labels, anatomy, rng)
+    return _render(params, anatomy, axial_labels, rng)
+
+
+def _render(
+    params: CtParameters, anatomy: Anatomy, axial_labels: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    size = axial_labels.shape[0]
+    label_map = axial_labels.copy()
+    table = np.zeros(A.NUM_LABELS, dtype=np.float32)
+    for label, value in TISSUE_HU.items():
+        table[label] = value
+    table[A.LIVER] = params.liver_hu
+    table[A.SUBCUTANEOUS_FAT] = params.fat_hu
+    table[A.VISCERA] = params.fat_hu + 10.0
+    hu = table[label_map]
+    texture = correlated_field(rng, size, "gaussian", 0.012)
+    viscera = label_map == A.VISCERA
+    loops = correlated_field(rng, size, "bandpass", BOWEL_WAVELENGTH, 0.45)[viscera]
+    bowel = 1.0 / (1.0 + np.exp(3.0 - 4.0 * loops))
+    hu[viscera] += np.float32(VISCERA_BOWEL_HU) * bowel
+    liver = label_map == A.LIVER
+    hu[liver] += np.float32(params.liver_texture_hu) * texture[liver]
+    _paint_cortex(hu, anatomy, label_map)
+    for x, y, radius in params.spots:
+        stamp_disc(
+            hu,
+            (x, y),
+            radius,
+            SPOT_CONTRAST_HU,
+            label_map=label_map,
+            label=A.SPOT,
+            inside=(A.LIVER, A.SPOT),
+        )
+    blur = BLUR_SD * size
+    if blur >= 0.3:
+        hu = separable_blur(hu, blur, blur)
+    rolloff = min(0.5, NOISE_ROLLOFF * 224.0 / size) if size < 224 else NOISE_ROLLOFF
+    hu += np.float32(NOISE_SD_HU) * correlated_field(rng, size, "ct", 0.0, rolloff)
+    return hounsfield_to_unit(hu), label_map
+
+
+def _paint_cortex(hu: np.ndarray, anatomy: Anatomy, label_map: np.ndarray) -> None:
+    """Set the vertebral body's outer shell to cortical bone, in its bounding patch only."""
+    size = hu.shape[0]
+    x0, x1, y0, y1 = anatomy.vertebra.bounds()
+    i0, i1 = max(int(y0 * size) - 1, 0), min(int(y1 * size) + 2, size)
+    j0, j1 = max(int(x0 * size) - 1, 0), min(int(x1 * size) + 2, size)
+    if i0 >= i1 or j0 >= j1:
+        return
+    y, x = A.pixel_grid(size)
+    q = anatomy.vertebra.q(x[i0:i1, j0:j1], y[i0:i1, j0:j1])
+    shell = (q > (1.0 - CORTEX_FRACTION) ** 2) & (label_map[i0:i1, j0:j1] == A.VERTEBRA)
+    hu[i0:i1, j0:j1][shell] = CORTEX_HU

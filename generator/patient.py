@@ -6,19 +6,13 @@ import dataclasses
 
 import numpy as np
 
-from generator.anatomy import LIVER, sample_anatomy
+from generator.anatomy import LIVER_IDS, axial_label_map, sample_anatomy
 from generator.cohort import PatientLabels, sample_labels
-from generator.contract import DEFAULT_IMAGE_SIZE, DEFAULT_SEED, MODALITIES, validate_parameters
+from generator.contract import DEFAULT_IMAGE_SIZE, DEFAULT_SEED, validate_parameters
 from generator.ct import render_ct
 from generator.mri import render_mri
 from generator.random_streams import Stream, stream_rng
 from generator.ultrasound import render_ultrasound
-
-_RENDERERS = {
-    "MRI": (render_mri, Stream.MRI),
-    "CT": (render_ct, Stream.CT),
-    "US": (render_ultrasound, Stream.ULTRASOUND),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +21,8 @@ class Patient:
 
     ``images`` and ``label_maps`` are keyed by modality (``MRI``, ``CT``, ``US``):
     images are float32 (S, S) in [0, 1], C-contiguous; label maps are uint8 (S, S)
-    with the ids of ``generator.anatomy.LABEL_NAMES``.
+    with the ids of ``generator.anatomy.LABEL_NAMES``. MRI and CT share the axial
+    geometry; the ultrasound map is in the probe's view.
     """
 
     labels: PatientLabels
@@ -35,8 +30,8 @@ class Patient:
     label_maps: dict[str, np.ndarray]
 
     def liver_mask(self, modality: str) -> np.ndarray:
-        """Boolean (S, S) liver mask of ``modality``."""
-        return self.label_maps[modality] == LIVER
+        """Boolean (S, S) liver mask of ``modality``: parenchyma plus focal findings in it."""
+        return np.isin(self.label_maps[modality], LIVER_IDS)
 
 
 def generate_patient(
@@ -45,11 +40,17 @@ def generate_patient(
     """Generate patient ``index`` (0-based): a pure function of (seed, index, image_size)."""
     validate_parameters(num_patients=index + 1, image_size=image_size, seed=seed)
     labels = sample_labels(index, seed=seed)
-    anatomy = sample_anatomy(stream_rng(seed, index, Stream.ANATOMY))
-    images, label_maps = {}, {}
-    for modality in MODALITIES:
-        render, stream = _RENDERERS[modality]
-        image, label_map = render(labels, anatomy, image_size, stream_rng(seed, index, stream))
-        images[modality] = np.ascontiguousarray(image, dtype=np.float32)
-        label_maps[modality] = label_map
+    anatomy = sample_anatomy(
+        stream_rng(seed, index, Stream.ANATOMY), labels.severity, labels.fibrosis_stage
+    )
+    axial = axial_label_map(anatomy, image_size)
+    outputs = {
+        "MRI": render_mri(labels, anatomy, axial, stream_rng(seed, index, Stream.MRI)),
+        "CT": render_ct(labels, anatomy, axial, stream_rng(seed, index, Stream.CT)),
+        "US": render_ultrasound(
+            labels, anatomy, image_size, stream_rng(seed, index, Stream.ULTRASOUND)
+        ),
+    }
+    images = {m: np.ascontiguousarray(image, dtype=np.float32) for m, (image, _) in outputs.items()}
+    label_maps = {m: label_map for m, (_, label_map) in outputs.items()}
     return Patient(labels=labels, images=images, label_maps=label_maps)
