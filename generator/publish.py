@@ -286,7 +286,10 @@ def publish(
             say(f"  {path}  {_human_size(size)}")
         source = _token_source()
         say(f"token: {'found in ' + source if source else 'none found; a real run would stop'}")
-        say(f"dry run: would upload {len(plan)} files ({_human_size(total)}) to {where}")
+        say(
+            f"dry run: would upload {len(plan)} files ({_human_size(total)}, {total} bytes) "
+            f"to {where}"
+        )
         return None
     if api is None:
         api = huggingface_hub.HfApi(

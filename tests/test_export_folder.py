@@ -321,7 +321,8 @@ class TestManifest:
     def test_corrupted_missing_extra_reported(self, folder, tmp_path, capsys):
         copy = copy_of(folder, tmp_path)
         npy = copy / "images" / "PAT_0002_CT.npy"
-        npy.write_bytes(npy.read_bytes()[:-1] + b"\x00")
+        data = npy.read_bytes()
+        npy.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
         (copy / "data" / "default" / "train-00000-of-00001.parquet").unlink()
         (copy / "notes.txt").write_text("stray")
         assert main(["--verify", str(copy), "--quiet"]) == 1
