@@ -74,7 +74,7 @@ NUM_LABELS = len(LABEL_NAMES)
 # ---------------------------------------------------------------------------------------
 # Morphology effect sizes (severity: 0 at the F0 median stiffness, 1 at the F4 median).
 #: Severity above which the surface becomes nodular, and the severity span to full effect.
-NODULARITY_ONSET, NODULARITY_SPAN = 0.60, 0.40
+NODULARITY_ONSET, NODULARITY_SPAN = 0.65, 0.35
 #: Surface bump amplitude (fraction of the liver's local radius^2) at full effect; a
 #: small baseline keeps every liver slightly irregular.
 NODULARITY_BASE, NODULARITY_FULL = 0.012, 0.11

@@ -138,7 +138,7 @@ def _render(
     hu = table[label_map]
     texture = correlated_field(rng, size, "gaussian", 0.012)
     viscera = label_map == A.VISCERA
-    loops = correlated_field(rng, size, "bandpass", BOWEL_WAVELENGTH, 0.45)[viscera]
+    loops = correlated_field(rng, size, "bandpass", BOWEL_WAVELENGTH, 0.8)[viscera]
     bowel = 1.0 / (1.0 + np.exp(3.0 - 4.0 * loops))
     hu[viscera] += np.float32(VISCERA_BOWEL_HU) * bowel
     liver = label_map == A.LIVER

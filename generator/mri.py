@@ -150,7 +150,7 @@ def _render(
     liver = label_map == A.LIVER
     signal *= 1.0 + np.float32(TISSUE_TEXTURE_SD) * texture
     viscera = label_map == A.VISCERA
-    loops = correlated_field(rng, size, "bandpass", BOWEL_WAVELENGTH, 0.45)[viscera]
+    loops = correlated_field(rng, size, "bandpass", BOWEL_WAVELENGTH, 0.8)[viscera]
     signal[viscera] -= np.float32(VISCERA_MIX) / (1.0 + np.exp(3.0 - 4.0 * loops))
     if params.reticulation > 0.0:
         lace = correlated_field(rng, size, "bandpass", 0.035, 0.35)

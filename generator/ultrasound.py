@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from generator import anatomy as A
-from generator.anatomy import Anatomy, body_radius, grid_slices, liver_points, rasterise
+from generator.anatomy import BODY_EXPONENT, Anatomy, grid_slices, liver_points, rasterise
 from generator.cohort import PatientLabels
 from generator.noise import correlated_field, gaussian_kernel, separable_blur
 from generator.stamps import stamp_disc
@@ -49,7 +49,7 @@ TISSUE_ECHO = {
     A.BACKGROUND: 0.0,
     A.LIVER: 1.0,
     A.SUBCUTANEOUS_FAT: 0.35,
-    A.MUSCLE: 0.3,
+    A.MUSCLE: 0.2,
     A.VISCERA: 1.3,  # mesenteric fat and bowel; modulated by BOWEL_TEXTURE_SD
     A.BOWEL_GAS: 6.0,
     A.VERTEBRA: 5.0,
@@ -84,7 +84,7 @@ REFLECTION_RADIUS = 0.006  # axial FOV fractions
 REFLECTION_ECHO = 25.0
 #: Log compression: intensity in dB (liver F0 median = 0 dB) shown over DYNAMIC_RANGE_DB
 #: below REFERENCE_DB.
-DYNAMIC_RANGE_DB, REFERENCE_DB = 50.0, 24.0
+DYNAMIC_RANGE_DB, REFERENCE_DB = 60.0, 26.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +115,10 @@ def _skin_point(anatomy: Anatomy, x: float, y: float, angle: float) -> tuple[flo
     dx, dy = math.cos(angle), math.sin(angle)
     for _ in range(30):  # bisection on the body's normalised radius
         mid = (inner + outer) / 2
-        radius = body_radius(anatomy, np.float32(x + mid * dx), np.float32(y + mid * dy))
+        px, py = x + mid * dx - anatomy.body_center[0], y + mid * dy - anatomy.body_center[1]
+        semi_y = anatomy.body_semi_y_anterior if py < 0 else anatomy.body_semi_y_posterior
+        p = BODY_EXPONENT
+        radius = (abs(px / anatomy.body_semi_x) ** p + abs(py / semi_y) ** p) ** (1.0 / p)
         inner, outer = (mid, outer) if radius <= 1.0 else (inner, mid)
     return x + inner * dx, y + inner * dy
 
@@ -260,7 +263,7 @@ def _render(
     edge[1:] &= (label_map[1:] != A.BACKGROUND) & (label_map[:-1] != A.BACKGROUND)
     echo[edge] += np.float32(BOUNDARY_ECHO)
     viscera = label_map == A.VISCERA
-    loops = correlated_field(rng, size, "bandpass", BOWEL_WAVELENGTH, 0.45)[viscera]
+    loops = correlated_field(rng, size, "bandpass", BOWEL_WAVELENGTH, 0.8)[viscera]
     echo[viscera] *= np.exp(np.float32(BOWEL_TEXTURE_SD) * loops)
     # Liver scatterers: Gamma(m) intensities, clustered by a correlated log-normal field.
     liver = label_map == A.LIVER
@@ -285,7 +288,8 @@ def _render(
         )
     # Complex scatterers convolved with the point-spread function; intensity = |.|^2.
     amplitude = np.sqrt(echo)
-    noise = rng.standard_normal((2, size, size), dtype=np.float32)
+    noise = np.zeros((2, size, size), dtype=np.float32)
+    noise[:, inside] = rng.standard_normal((2, int(inside.sum())), dtype=np.float32)
     sigma_ax, sigma_lat = max(PSF_AXIAL * size, 0.35), max(PSF_LATERAL * size, 0.5)
     norm = float(
         np.sum(gaussian_kernel(round(sigma_ax, 3)) ** 2)
