@@ -54,7 +54,7 @@ from generator.parquet_export import (
     CONFIGS,
     DATA_DIR,
     SPLIT_FILE_NAMES,
-    load_builder_class,
+    load_builder_module,
     remove_config,
     write_parquet,
 )
@@ -222,7 +222,7 @@ def owned_files(out: Path) -> list[str]:
 def _image_loader(out: Path, num_patients: int):
     """``load(index, modality) -> float32 image`` from the ``.npy`` files or, if absent, the
     ``float32`` Parquet config, quantised as the ``default`` config stores it."""
-    quantize = sys.modules[load_builder_class().__module__].quantize_to_uint8
+    quantize = load_builder_module().quantize_to_uint8
     if not missing_patients(out, num_patients):
         return lambda index, modality: quantize(
             np.load(image_path(out, index, num_patients, modality), allow_pickle=False)

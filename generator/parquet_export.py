@@ -16,6 +16,7 @@ import importlib
 import re
 import sys
 import tempfile
+import types
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -39,18 +40,22 @@ MAX_ROW_GROUP_BYTES = convert_file_size_to_int(datasets.config.MAX_ROW_GROUP_SIZ
 _SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
 
 
-def load_builder_class() -> type[datasets.GeneratorBasedBuilder]:
-    """``OpenMultimodalLiverCirrhosis`` from the builder script at the repository root."""
+def load_builder_module() -> types.ModuleType:
+    """The builder script ``open_multimodal_liver_cirrhosis`` at the repository root."""
     try:
-        module = importlib.import_module(BUILDER_MODULE)
+        return importlib.import_module(BUILDER_MODULE)
     except ModuleNotFoundError as error:
         if error.name != BUILDER_MODULE or not (REPOSITORY_ROOT / f"{BUILDER_MODULE}.py").is_file():
             raise
-        # An editable install maps only the ``generator`` package; the script sits beside it.
-        # Worker processes inherit ``sys.path``, so they import it by name too.
-        sys.path.insert(0, str(REPOSITORY_ROOT))
-        module = importlib.import_module(BUILDER_MODULE)
-    return module.OpenMultimodalLiverCirrhosis
+    # Not installed (``pip install -e .`` maps it): import it from beside ``generator``.
+    # Worker processes inherit ``sys.path``, so they import it by name too.
+    sys.path.insert(0, str(REPOSITORY_ROOT))
+    return importlib.import_module(BUILDER_MODULE)
+
+
+def load_builder_class() -> type[datasets.GeneratorBasedBuilder]:
+    """``OpenMultimodalLiverCirrhosis``, the dataset's builder."""
+    return load_builder_module().OpenMultimodalLiverCirrhosis
 
 
 def shard_file_name(split: str, index: int, count: int) -> str:

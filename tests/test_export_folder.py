@@ -35,7 +35,7 @@ from generator.manifest import MANIFEST_FILE, read_manifest, verify_manifest
 from generator.parquet_export import (
     MAX_ROW_GROUP_BYTES,
     config_is_complete,
-    load_builder_class,
+    load_builder_module,
     rows_per_group,
     write_split,
 )
@@ -74,8 +74,7 @@ def labels(folder):
 
 def quantize(image: np.ndarray) -> np.ndarray:
     """The ``default`` config's 8-bit quantisation, from the builder."""
-    builder_module = __import__(load_builder_class().__module__)
-    return builder_module.quantize_to_uint8(image)
+    return load_builder_module().quantize_to_uint8(image)
 
 
 def copy_of(folder, tmp_path):
@@ -365,6 +364,11 @@ class TestManifest:
         assert main(["--out", str(out), *SMALL]) == 0
         assert {config for config, _ in calls} == {"float32"}  # default was complete: kept
         assert verify_manifest(out).ok
+        assert (out / MANIFEST_FILE).read_text() == (folder / MANIFEST_FILE).read_text()
+
+    def test_two_workers_write_the_same_folder(self, folder, tmp_path):
+        out = tmp_path / DATASET_NAME
+        assert main(["--out", str(out), *SMALL, "--workers", "2"]) == 0
         assert (out / MANIFEST_FILE).read_text() == (folder / MANIFEST_FILE).read_text()
 
     def test_force_replaces_every_part(self, tmp_path):
