@@ -21,7 +21,14 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
 from generator.anatomy import LABEL_NAMES
-from generator.contract import LABEL_COLUMNS, POSITIVE_STAGES, SPLITS, STAGES
+from generator.contract import (
+    LABEL_COLUMNS,
+    POSITIVE_STAGES,
+    SPLIT_FRACTIONS,
+    SPLITS,
+    STAGE_PREVALENCE,
+    STAGES,
+)
 from generator.files import write_text
 from generator.parquet_export import CONFIGS, DATA_DIR, SPLIT_FILE_NAMES, config_dir
 from generator.raw import IMAGES_DIR, LABELS_FILE, METADATA_FILE
@@ -214,7 +221,15 @@ def card_fields(folder: Path, parameters: Mapping[str, object]) -> dict[str, str
         "split_stage_table": split_stage_table(labels),
         "files_table": files_table(folder),
         "sample_grid": sample_grid_markdown(labels),
-        "label_map_ids": ", ".join(f"{i} {name}" for i, name in sorted(LABEL_NAMES.items())),
+        "num_label_ids": str(len(LABEL_NAMES)),
+        "stage_prevalence": ", ".join(
+            f"{stage} {100 * p:.1f} %" for stage, p in zip(STAGES, STAGE_PREVALENCE, strict=True)
+        ),
+        "positive_stages": "-".join((min(POSITIVE_STAGES), max(POSITIVE_STAGES))),
+        "split_percentages": ", ".join(
+            f"{SPLIT_FILE_NAMES[split]} {100 * f:.0f} %"
+            for split, f in zip(SPLITS, SPLIT_FRACTIONS, strict=True)
+        ),
     }
 
 
