@@ -1,0 +1,604 @@
+"""Performance benchmarks: ``python benchmarks/run.py [--quick]``.
+
+Prints one table; every figure is measured in the same run:
+
+- ``generation``: patients/s of ``generate_patient`` in one process, whole patient and
+  per modality (the time spent in each modality's render function); the 64-bit random
+  words each part draws, counted exactly from the ``PCG64`` states; and the ratio of
+  the generation time to the time ``PCG64.random_raw`` takes to draw the same number
+  of words (1.0 would mean generation costs no more than its random numbers);
+- ``download_and_prepare``: the builder's default config, ``num_proc=1`` and
+  ``num_proc=2``, wall time and speed-up;
+- ``export``: the full default export (``generator.export.export``), wall time and MB/s
+  written by part (npy, tables, parquet, card; the manifest's rate is of the bytes it
+  hashes);
+- ``streaming``: patients/s iterating ``as_streaming_dataset()`` (train split, images
+  decoded) with one process, and with two worker processes each reading half of the
+  shards (``IterableDataset.shard``), which is what two DataLoader workers do; torch
+  is not needed;
+- ``loading``: ``datasets.load_dataset(folder)`` on the export folder (cold cache) and a
+  full pass over its train split, default (PNG) and ``float32`` configs, against
+  ``np.load`` of the same patients' ``.npy`` files;
+- ``memory``: peak resident set size of a process preparing N and 10 N patients
+  (default config, ``num_proc=1``), each in its own process (``os.wait4``); it must
+  stay flat as N grows.
+
+Timing figures are wall-clock on whatever else the machine is doing: run it on a quiet
+machine. Without ``--quick`` the table is also written to ``benchmarks/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import functools
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+import generator.export
+import generator.patient
+from benchmarks.common import (
+    describe_machine_markdown,
+    machine_description,
+    markdown_table,
+    replace_section,
+)
+from generator.contract import DEFAULT_SEED, MODALITIES, MODALITY_COLUMNS
+from generator.patient import generate_patient
+from generator.random_streams import Stream
+
+TABLE_HEADERS = ("benchmark", "case", "value", "unit")
+MB = 1e6
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """How much each benchmark does."""
+
+    generation_patients: int  # patients timed by the generation benchmark
+    num_patients: int  # the dataset prepared, exported, streamed and loaded
+    image_size: int
+    memory_factor: int = 10  # the memory benchmark prepares num_patients and this many times
+
+
+FULL = Sizes(generation_patients=200, num_patients=1000, image_size=224)
+QUICK = Sizes(generation_patients=10, num_patients=40, image_size=32)
+
+#: The render function of each modality, by its name in ``generator.patient``.
+RENDERERS = {"render_mri": "MRI", "render_ct": "CT", "render_ultrasound": "US"}
+#: The random stream of each modality; the other streams are shared by all three.
+MODALITY_STREAMS = {Stream.MRI: "MRI", Stream.CT: "CT", Stream.ULTRASOUND: "US"}
+
+
+def _row(benchmark: str, case: str, value: float, unit: str) -> tuple[str, str, str, str]:
+    if abs(value) >= 100:
+        text = f"{value:.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.3g}"
+    return benchmark, case, text, unit
+
+
+def _builder_class():
+    from open_multimodal_liver_cirrhosis import OpenMultimodalLiverCirrhosis
+
+    return OpenMultimodalLiverCirrhosis
+
+
+def _quiet_datasets() -> None:
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+
+
+# ------------------------------------------------------------------------- generation
+
+# PCG64 advances a 128-bit LCG once per 64-bit output: state' = MULTIPLIER * state + inc.
+_PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
+_MASK_128 = (1 << 128) - 1
+
+
+def lcg_distance(start: int, end: int, increment: int) -> int:
+    """Steps of the PCG64 LCG from ``start`` to ``end`` (O'Neill's ``pcg_extras::distance``)."""
+    multiplier, plus, bit, distance = _PCG64_MULTIPLIER, increment, 1, 0
+    while start != end:
+        if (start & bit) != (end & bit):
+            start = (start * multiplier + plus) & _MASK_128
+            distance |= bit
+        bit <<= 1
+        plus = ((multiplier + 1) * plus) & _MASK_128
+        multiplier = (multiplier * multiplier) & _MASK_128
+    return distance
+
+
+class _RecordingPCG64(np.random.PCG64):
+    """A ``PCG64`` that remembers its starting state, so its draws can be counted."""
+
+    created: list[_RecordingPCG64] = []  # noqa: RUF012 (filled inside counting_draws only)
+
+    def __init__(self, seed=None):
+        super().__init__(seed)
+        state = self.state["state"]
+        self.start, self.increment = state["state"], state["inc"]
+        _RecordingPCG64.created.append(self)
+
+    def words_drawn(self) -> int:
+        """64-bit words drawn since creation (a buffered 32-bit half counts as one)."""
+        return lcg_distance(self.start, self.state["state"]["state"], self.increment)
+
+
+@contextlib.contextmanager
+def counting_draws() -> Iterator[list[_RecordingPCG64]]:
+    """Record every ``PCG64`` created (``generator.random_streams`` builds them by name)."""
+    original = np.random.PCG64
+    _RecordingPCG64.created = []
+    np.random.PCG64 = _RecordingPCG64
+    try:
+        yield _RecordingPCG64.created
+    finally:
+        np.random.PCG64 = original
+
+
+def _stream_of(bit_generator: np.random.PCG64) -> Stream:
+    """The ``Stream`` of a generator's stream: its key is ``SeedSequence([seed, key, stream])``."""
+    return Stream(int(bit_generator.seed_seq.entropy[2]))
+
+
+@contextlib.contextmanager
+def timed_renderers(seconds: dict[str, float]) -> Iterator[None]:
+    """Add each modality's render time to ``seconds[modality]`` while active."""
+    originals = {name: getattr(generator.patient, name) for name in RENDERERS}
+
+    def timed(function: Callable, modality: str) -> Callable:
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[modality] += time.perf_counter() - start
+
+        return wrapper
+
+    # TEMPORARY (generator 1.x): renderers are also held in the private table _RENDERERS.
+    table = getattr(generator.patient, "_RENDERERS", None)
+    saved_table = dict(table) if table is not None else None
+    try:
+        for name, modality in RENDERERS.items():
+            setattr(generator.patient, name, timed(originals[name], modality))
+            if table is not None:
+                table[modality] = (getattr(generator.patient, name), table[modality][1])
+        yield
+    finally:
+        for name, function in originals.items():
+            setattr(generator.patient, name, function)
+        if table is not None:
+            table.update(saved_table)
+
+
+def measure_generation(sizes: Sizes) -> list[tuple]:
+    """Patients/s per modality and whole; random words drawn; ratio to the draw floor."""
+    count, size = sizes.generation_patients, sizes.image_size
+    generate_patient(0, seed=DEFAULT_SEED, image_size=size)  # warm caches (pixel grids)
+    render_seconds = dict.fromkeys(MODALITIES, 0.0)
+    with timed_renderers(render_seconds):
+        start = time.perf_counter()
+        for index in range(count):
+            generate_patient(index, seed=DEFAULT_SEED, image_size=size)
+        whole_seconds = time.perf_counter() - start
+
+    words = {part: [] for part in (*MODALITIES, "shared")}  # per stream, in order
+    for index in range(count):
+        with counting_draws() as created:
+            generate_patient(index, seed=DEFAULT_SEED, image_size=size)
+        for bit_generator in created:
+            part = MODALITY_STREAMS.get(_stream_of(bit_generator), "shared")
+            words[part].append(bit_generator.words_drawn())
+
+    # The floor: draw the same words, stream by stream, with PCG64.random_raw.
+    floor_seconds = {}
+    for part, counts in words.items():
+        bit_generators = [np.random.PCG64(n) for n in range(len(counts))]
+        start = time.perf_counter()
+        for bit_generator, n in zip(bit_generators, counts, strict=True):
+            bit_generator.random_raw(n)
+        floor_seconds[part] = time.perf_counter() - start
+    total_floor = sum(floor_seconds.values())
+    total_words = sum(sum(counts) for counts in words.values())
+
+    case = f"{size} x {size}, 1 process"
+    rows = [_row("generation", f"whole patient, {case}", count / whole_seconds, "patients/s")]
+    for modality in MODALITIES:
+        rows.append(
+            _row("generation", f"{modality} render", count / render_seconds[modality], "patients/s")
+        )
+    untimed = [modality for modality, seconds in render_seconds.items() if seconds == 0]
+    if untimed:
+        raise RuntimeError(
+            f"{untimed} not rendered through generator.patient.{list(RENDERERS)}: "
+            "update RENDERERS in benchmarks/run.py"
+        )
+    shared = whole_seconds - sum(render_seconds.values())
+    rows.append(
+        _row("generation", "labels, anatomy, label maps (shared)", count / shared, "patients/s")
+    )
+    rows.append(_row("random numbers", "whole patient", total_words / count, "words/patient"))
+    for part in (*MODALITIES, "shared"):
+        rows.append(_row("random numbers", part, sum(words[part]) / count, "words/patient"))
+    rows.append(_row("generation / draw floor", "whole patient", whole_seconds / total_floor, "x"))
+    for modality in MODALITIES:
+        ratio = render_seconds[modality] / floor_seconds[modality]
+        rows.append(_row("generation / draw floor", modality, ratio, "x"))
+    return rows
+
+
+# -------------------------------------------------------------- prepare and memory
+
+
+def _child_prepare(parameters: dict) -> dict:
+    """In a child process: ``download_and_prepare`` once; its wall time."""
+    _quiet_datasets()
+    builder = _builder_class()(
+        config_name=parameters["config"],
+        num_patients=parameters["num_patients"],
+        image_size=parameters["image_size"],
+        seed=DEFAULT_SEED,
+        cache_dir=parameters["cache_dir"],
+    )
+    num_proc = parameters["num_proc"]
+    start = time.perf_counter()
+    builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None)
+    return {"seconds": time.perf_counter() - start}
+
+
+def run_child(parameters: dict) -> tuple[dict, float]:
+    """Run ``_child_prepare(parameters)`` in a fresh process: (its result, its peak RSS MB).
+
+    ``os.wait4`` returns the resource usage of that one child (and of the processes it
+    waited for), so each measurement is isolated from the others.
+    """
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(parameters)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout, stderr = process.stdout.read(), process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"benchmark child {parameters} failed ({process.returncode}):\n{stderr.decode()}"
+        )
+    peak_mb = usage.ru_maxrss * 1024 / MB  # ru_maxrss is in KiB on Linux
+    return json.loads(stdout.decode().strip().splitlines()[-1]), peak_mb
+
+
+def measure_prepare_and_memory(sizes: Sizes, workdir: Path) -> list[tuple]:
+    """``download_and_prepare`` with ``num_proc`` 1 and 2; peak RSS at N and 10 N patients."""
+    base = {"config": "default", "image_size": sizes.image_size}
+    seconds, peaks = {}, {}
+    counts = (sizes.num_patients, sizes.num_patients * sizes.memory_factor)
+    for num_proc, num_patients in ((1, counts[0]), (2, counts[0]), (1, counts[1])):
+        cache = workdir / f"prepare-{num_patients}-{num_proc}"
+        result, peak = run_child(
+            {**base, "num_patients": num_patients, "num_proc": num_proc, "cache_dir": str(cache)}
+        )
+        shutil.rmtree(cache, ignore_errors=True)
+        seconds[num_proc, num_patients] = result["seconds"]
+        if num_proc == 1:
+            peaks[num_patients] = peak
+    n, size = sizes.num_patients, sizes.image_size
+    case = f"default config, {n} patients, {size} x {size}"
+    one, two = seconds[1, n], seconds[2, n]
+    rows = [
+        _row("download_and_prepare", f"{case}, num_proc=1", one, "s"),
+        _row("download_and_prepare", f"{case}, num_proc=2", two, "s"),
+        _row("download_and_prepare", "speed-up num_proc=2 / 1", one / two, "x"),
+        _row("download_and_prepare", f"num_proc=1, {n} patients", n / one, "patients/s"),
+    ]
+    for count in counts:
+        rows.append(_row("memory", f"peak RSS preparing {count} patients", peaks[count], "MB"))
+    rows.append(
+        _row(
+            "memory",
+            f"peak RSS {counts[1]} / {counts[0]} patients",
+            peaks[counts[1]] / peaks[counts[0]],
+            "x",
+        )
+    )
+    return rows
+
+
+# ---------------------------------------------------------------------------- export
+
+#: The functions ``generator.export.export`` calls for each part, by part.
+EXPORT_PARTS = {
+    "write_images": "npy",
+    "write_tables": "tables",
+    "write_parquet": "parquet",
+    "write_sample_grid": "card",
+    "write_card": "card",
+    "write_manifest": "manifest",
+}
+
+
+def _part_of(relative: str) -> str:
+    """The export part that wrote the file at ``relative`` (a path in the export folder)."""
+    top = relative.split("/")[0]
+    if top == "images":
+        return "npy"
+    if top == "data":
+        return "parquet"
+    if top in ("README.md", "assets"):
+        return "card"
+    if top.startswith("manifest"):
+        return "manifest"
+    return "tables"
+
+
+def _bytes_by_part(folder: Path) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for path in folder.rglob("*"):
+        if path.is_file():
+            part = _part_of(path.relative_to(folder).as_posix())
+            sizes[part] = sizes.get(part, 0) + path.stat().st_size
+    return sizes
+
+
+def measure_export(sizes: Sizes, folder: Path) -> list[tuple]:
+    """The full export (all formats, all cores), timed by part through its part functions."""
+    seconds = dict.fromkeys(EXPORT_PARTS.values(), 0.0)
+    originals = {name: getattr(generator.export, name) for name in EXPORT_PARTS}
+
+    def timed(name: str) -> Callable:
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return originals[name](*args, **kwargs)
+            finally:
+                seconds[EXPORT_PARTS[name]] += time.perf_counter() - start
+
+        return wrapper
+
+    try:
+        for name in EXPORT_PARTS:
+            setattr(generator.export, name, timed(name))
+        start = time.perf_counter()
+        generator.export.export(
+            folder,
+            num_patients=sizes.num_patients,
+            image_size=sizes.image_size,
+            seed=DEFAULT_SEED,
+            workers=os.cpu_count() or 1,
+            quiet=True,
+        )
+        wall = time.perf_counter() - start
+    finally:
+        for name, function in originals.items():
+            setattr(generator.export, name, function)
+    written = _bytes_by_part(folder)
+    hashed = sum(size for part, size in written.items() if part != "manifest")
+    n, size = sizes.num_patients, sizes.image_size
+    rows = [
+        _row(
+            "export",
+            f"all parts, {n} patients, {size} x {size}, {os.cpu_count()} workers",
+            wall,
+            "s",
+        ),
+        _row("export", "all parts, written", sum(written.values()) / MB, "MB"),
+        _row("export", "all parts", sum(written.values()) / MB / wall, "MB/s"),
+    ]
+    for part in ("npy", "tables", "parquet", "card"):
+        rows.append(
+            _row("export", f"{part}, {written.get(part, 0) / MB:.1f} MB", seconds[part], "s")
+        )
+        rows.append(
+            _row("export", f"{part} written", written.get(part, 0) / MB / seconds[part], "MB/s")
+        )
+    rows.append(_row("export", "manifest", seconds["manifest"], "s"))
+    rows.append(_row("export", "manifest hashed", hashed / MB / seconds["manifest"], "MB/s"))
+    return rows
+
+
+# ------------------------------------------------------------------------- streaming
+
+_IMAGE_COLUMNS = tuple(MODALITY_COLUMNS.values())
+
+
+def _consume(rows) -> int:
+    """Iterate rows, turning each image into a numpy array (decoding it); count rows."""
+    count = 0
+    for row in rows:
+        for column in _IMAGE_COLUMNS:
+            np.asarray(row[column])
+        count += 1
+    return count
+
+
+def _consume_shard(dataset, num_shards: int, index: int) -> int:
+    return _consume(dataset.shard(num_shards=num_shards, index=index))
+
+
+def measure_streaming(sizes: Sizes) -> list[tuple]:
+    """Patients/s of the train split streamed with one process and with two workers."""
+    builder = _builder_class()(
+        config_name="default",
+        num_patients=sizes.num_patients,
+        image_size=sizes.image_size,
+        seed=DEFAULT_SEED,
+    )
+    dataset = builder.as_streaming_dataset(split="train")
+    start = time.perf_counter()
+    single = _consume(dataset)
+    one = time.perf_counter() - start
+    # Two DataLoader-style workers: each process iterates its half of the shards.
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    )
+    start = time.perf_counter()
+    with context.Pool(2) as pool:
+        counts = pool.starmap(_consume_shard, [(dataset, 2, 0), (dataset, 2, 1)])
+    two = time.perf_counter() - start
+    if sum(counts) != single:
+        raise RuntimeError(f"two workers streamed {counts} rows, one process {single}")
+    case = f"train, {single} patients, {dataset.num_shards} shards"
+    return [
+        _row("streaming", f"{case}, 1 process", single / one, "patients/s"),
+        _row("streaming", f"{case}, 2 worker processes", single / two, "patients/s"),
+        _row("streaming", "speed-up 2 workers / 1", one / two, "x"),
+    ]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def measure_loading(sizes: Sizes, folder: Path, workdir: Path) -> list[tuple]:
+    """``load_dataset(folder)`` (cold cache) and a train pass, per config, against ``np.load``."""
+    import datasets
+
+    from generator.cohort import split_indices
+    from generator.raw import image_path
+
+    rows = []
+    for config in ("default", "float32"):
+        cache = workdir / f"load-cache-{config}"
+        start = time.perf_counter()
+        loaded = datasets.load_dataset(str(folder), config, cache_dir=str(cache))
+        load_seconds = time.perf_counter() - start
+        train = loaded["train"]
+        if config == "float32":
+            train = train.with_format("numpy")
+        start = time.perf_counter()
+        count = _consume(train)
+        pass_seconds = time.perf_counter() - start
+        rows.append(_row("loading", f"load_dataset(folder), {config} config", load_seconds, "s"))
+        rows.append(
+            _row(
+                "loading",
+                f"train pass, {config} config, {count} patients",
+                count / pass_seconds,
+                "patients/s",
+            )
+        )
+        del loaded, train
+        shutil.rmtree(cache, ignore_errors=True)
+
+    train_indices = split_indices(sizes.num_patients)["train"]
+    start = time.perf_counter()
+    for index in train_indices:
+        for modality in MODALITIES:
+            np.load(image_path(folder, index, sizes.num_patients, modality))
+    npy_seconds = time.perf_counter() - start
+    rows.append(
+        _row(
+            "loading",
+            f"train .npy files with np.load, {len(train_indices)} patients",
+            len(train_indices) / npy_seconds,
+            "patients/s",
+        )
+    )
+    return rows
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def run_benchmarks(sizes: Sizes, workdir: Path, log: Callable[[str], object]) -> list[tuple]:
+    """Every benchmark, in order; ``log`` reports progress."""
+    _quiet_datasets()
+    rows = []
+    log("generation")
+    rows += measure_generation(sizes)
+    log("download_and_prepare and memory")
+    rows += measure_prepare_and_memory(sizes, workdir)
+    folder = workdir / "export"
+    log("export")
+    rows += measure_export(sizes, folder)
+    log("streaming")
+    rows += measure_streaming(sizes)
+    log("loading")
+    rows += measure_loading(sizes, folder, workdir)
+    return rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run.py",
+        description="Measure generation, preparation, export, streaming, loading and memory; "
+        "print one table.",
+        epilog="example: python benchmarks/run.py --quick",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"small sizes ({QUICK.num_patients} patients at {QUICK.image_size} x "
+        f"{QUICK.image_size}) to check that the benchmarks work; writes nothing",
+    )
+    parser.add_argument(
+        "--tmpdir",
+        type=Path,
+        help="where to create the temporary folder for caches and the export, removed at "
+        "the end (default: the system's temporary folder)",
+    )
+    parser.add_argument(
+        "--write",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="write the table to benchmarks/results.md: 'auto' does so unless --quick "
+        "(default: auto)",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one measured process
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(_child_prepare(json.loads(args.child))))
+        return 0
+    sizes = QUICK if args.quick else FULL
+    started = time.perf_counter()
+
+    def log(step: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {step}", file=sys.stderr, flush=True)
+
+    if args.tmpdir is not None:
+        args.tmpdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="omlc-bench-", dir=args.tmpdir) as workdir:
+        rows = run_benchmarks(sizes, Path(workdir), log)
+    log("done")
+    table = markdown_table(TABLE_HEADERS, rows)
+    print(table)
+    if args.write == "yes" or (args.write == "auto" and not args.quick):
+        command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
+        replace_section(
+            "performance",
+            "\n\n".join(
+                [
+                    "## Performance",
+                    f"Measured by `{command}` (one run; see the script's docstring for what "
+                    "each figure measures):",
+                    describe_machine_markdown(machine_description()),
+                    table,
+                ]
+            ),
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
