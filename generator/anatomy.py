@@ -33,7 +33,7 @@ SUBCUTANEOUS_FAT = 2
 MUSCLE = 3  # abdominal wall and paraspinal muscles
 VISCERA = 4  # intra-abdominal fat and bowel wall
 BOWEL_GAS = 5
-VERTEBRA = 6  # vertebral body (cortex and marrow)
+VERTEBRA = 6  # vertebra: body (cortex and marrow) and posterior elements
 SPINAL_CANAL = 7  # cerebrospinal fluid
 AORTA = 8
 IVC = 9  # inferior vena cava
@@ -204,6 +204,7 @@ class Anatomy:
     spleen: Ellipse
     kidney: Ellipse
     vertebra: Ellipse
+    posterior_elements: tuple[Ellipse, Ellipse]  # neural arch and spinous process (bone)
     spinal_canal: Ellipse
     aorta: Ellipse
     ivc: Ellipse
@@ -289,7 +290,12 @@ def sample_anatomy(rng: np.random.Generator, severity: float, stage: str) -> Ana
         rotation=rng.uniform(0.8, 1.2),
     )
     vertebra = Ellipse(spine_x, spine_y, vertebra_radius * 1.05, vertebra_radius, 0.0)
-    canal = Ellipse(spine_x, spine_y + vertebra_radius + 0.022, 0.018, 0.016, 0.0)
+    canal_y = spine_y + vertebra_radius + 0.022
+    canal = Ellipse(spine_x, canal_y, 0.018, 0.016, 0.0)
+    posterior_elements = (
+        Ellipse(spine_x, canal_y + 0.006, 0.034, 0.026, 0.0),
+        Ellipse(spine_x, canal_y + 0.045, 0.009, 0.03, 0.0),
+    )
     aorta = Ellipse(
         spine_x + rng.uniform(0.015, 0.03),
         spine_y - vertebra_radius - 0.022,
@@ -329,6 +335,7 @@ def sample_anatomy(rng: np.random.Generator, severity: float, stage: str) -> Ana
         spleen=spleen,
         kidney=kidney,
         vertebra=vertebra,
+        posterior_elements=posterior_elements,
         spinal_canal=canal,
         aorta=aorta,
         ivc=ivc,
@@ -428,6 +435,8 @@ def rasterise(
     for muscle in anatomy.paraspinal:
         paint(muscle, MUSCLE, (*soft, SUBCUTANEOUS_FAT, DIAPHRAGM, KIDNEY))
     paint(anatomy.vertebra, VERTEBRA, ())
+    for bone in anatomy.posterior_elements:
+        paint(bone, VERTEBRA, (SUBCUTANEOUS_FAT, MUSCLE, VISCERA))
     paint(anatomy.spinal_canal, SPINAL_CANAL, ())
     paint(anatomy.aorta, AORTA, ())
     paint(anatomy.ivc, IVC, ())

@@ -49,7 +49,7 @@ CORTEX_FRACTION = 0.18
 #: Liver density gained per unit of read-out severity (seed trend).
 LIVER_HU_PER_SEVERITY = 22.0
 #: SD of the CT's own read-out of severity (severity units).
-READOUT_SD = 0.22
+READOUT_SD = 0.30
 #: Per-patient fat density SD, HU.
 FAT_HU_SD = 6.0
 #: Bowel loops' density above the mesenteric fat, HU, and the loops' size (FOV).

@@ -46,7 +46,7 @@ TISSUE_SIGNAL = {
 #: Liver signal gained per unit of read-out severity (F0 median -> F4 median).
 LIVER_SIGNAL_PER_SEVERITY = 0.13
 #: SD of the MRI's own read-out of severity (severity units).
-READOUT_SD = 0.22
+READOUT_SD = 0.30
 #: Bowel loops' signal below the mesenteric fat, and the loops' size (wavelength, FOV).
 VISCERA_MIX, BOWEL_WAVELENGTH = 0.30, 0.07
 #: Multiplicative tissue texture SD (correlation length 1 % of the field of view).

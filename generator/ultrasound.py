@@ -67,16 +67,17 @@ BOWEL_TEXTURE_SD, BOWEL_WAVELENGTH = 0.9, 0.06
 #: Extra echo at interfaces between tissues (specular reflection).
 BOUNDARY_ECHO = 3.0
 #: Liver echo gained per unit of read-out severity, dB.
-LIVER_ECHO_DB_PER_SEVERITY = 4.0
+LIVER_ECHO_DB_PER_SEVERITY = 6.0
 #: SD of the ultrasound's own read-out of severity (severity units).
-READOUT_SD = 0.22
+READOUT_SD = 0.30
 #: Gamma shape of the liver's scatterer intensity: m = M_HEALTHY - M_PER_SEVERITY * s.
 M_HEALTHY, M_PER_SEVERITY, M_MIN = 1.0, 0.45, 0.3
 #: Scatterer clustering (log-normal modulation) of the liver: SD and correlation length.
-CLUSTER_SD_BASE, CLUSTER_SD_PER_SEVERITY = 0.15, 0.55
-CLUSTER_LENGTH_BASE, CLUSTER_LENGTH_PER_SEVERITY = 0.008, 0.008  # US image fractions
-#: Point-spread function SDs (US image fractions): along the beam and across it.
-PSF_AXIAL, PSF_LATERAL = 0.0035, 0.007
+CLUSTER_SD_BASE, CLUSTER_SD_PER_SEVERITY = 0.15, 0.7
+CLUSTER_LENGTH_BASE, CLUSTER_LENGTH_PER_SEVERITY = 0.008, 0.012  # US image fractions
+#: Point-spread function SDs, mm: along the beam, and across it at mid depth (the
+#: lateral width is a fixed angle, so it widens with depth).
+PSF_AXIAL_MM, PSF_LATERAL_MM = 0.6, 1.2
 #: Bright reflections (F3-F4 only).
 REFLECTION_STAGES = frozenset({"F3", "F4"})
 REFLECTION_BASE, REFLECTION_PER_SEVERITY = 3.0, 5.0
@@ -160,46 +161,108 @@ def sample_ultrasound_parameters(
     )
 
 
-@functools.lru_cache(maxsize=8)
-def fan_geometry(size: int) -> tuple[np.ndarray, ...]:
-    """Cached display geometry of the sector, read-only float32/bool (size, size) arrays.
+@dataclasses.dataclass(frozen=True)
+class FanGeometry:
+    """Cached, patient-independent geometry of the sector for one display size.
 
-    Returns (radius from the virtual apex in axial FOV fractions, cos and sin of the
-    angle off the central beam, inside-fan mask, depth-attenuation factor).
+    The echoes are formed on a beam grid of ``size`` depth samples (rows) by ``size``
+    scan lines (columns), then scan-converted to the display by nearest neighbour.
     """
+
+    radius: np.ndarray  # (size,) float32: distance of each depth sample from the apex, FOV
+    cos_angle: np.ndarray  # (size,) float32: cos of each scan line's angle off the centre
+    sin_angle: np.ndarray  # (size,) float32
+    attenuation: np.ndarray  # (size, 1) float32: residual round-trip loss after TGC
+    inside: np.ndarray  # (size, size) bool: display pixels inside the sector
+    source: np.ndarray  # (inside.sum(),) intp: flat beam-grid index of each such pixel
+    row_spacing: float  # depth per row, FOV fractions
+
+    @property
+    def size(self) -> int:
+        return self.inside.shape[0]
+
+
+#: The display spans depth PROBE_RADIUS .. PROBE_RADIUS + DEPTH from the virtual apex,
+#: which sits above the image's top edge; one image unit = DISPLAY_SCALE FOV fractions.
+DISPLAY_SCALE = DEPTH / 0.96
+DISPLAY_APEX_Y = -PROBE_RADIUS / DISPLAY_SCALE + 0.02
+
+
+@functools.lru_cache(maxsize=8)
+def fan_geometry(size: int) -> FanGeometry:
+    """The sector's beam grid and scan conversion for a ``size`` x ``size`` display."""
+    rows = np.arange(size, dtype=np.float64)
+    radius = PROBE_RADIUS + DEPTH * (rows + 0.5) / size
+    angle = -FAN_HALF_ANGLE + 2.0 * FAN_HALF_ANGLE * (rows + 0.5) / size
+    depth = radius - PROBE_RADIUS
+    loss_db = 2.0 * ATTENUATION_DB_CM_MHZ * FREQUENCY_MHZ * depth * FOV_CM
+    attenuation = 10.0 ** (-(1.0 - TGC_FRACTION) * loss_db / 10.0)
     axis = (np.arange(size, dtype=np.float64) + 0.5) / size
     yy, xx = np.meshgrid(axis, axis, indexing="ij")
-    # The image spans depth PROBE_RADIUS .. PROBE_RADIUS + DEPTH from the virtual apex,
-    # with the apex above the image's top edge; one image unit = (DEPTH / 0.96) FOV.
-    scale = DEPTH / 0.96
-    apex_y = -PROBE_RADIUS / scale + 0.02
-    dx, dy = xx - 0.5, yy - apex_y
-    radius = np.hypot(dx, dy) * scale
-    angle = np.arctan2(dx, dy)
-    depth = radius - PROBE_RADIUS
-    inside = (np.abs(angle) <= FAN_HALF_ANGLE) & (depth >= 0.0) & (depth <= DEPTH)
-    loss_db = 2.0 * ATTENUATION_DB_CM_MHZ * FREQUENCY_MHZ * np.clip(depth, 0, None) * FOV_CM
-    attenuation = 10.0 ** (-(1.0 - TGC_FRACTION) * loss_db / 10.0)
-    arrays = (
-        radius.astype(np.float32),
-        np.cos(angle).astype(np.float32),
-        np.sin(angle).astype(np.float32),
-        inside,
-        attenuation.astype(np.float32),
+    dx, dy = xx - 0.5, yy - DISPLAY_APEX_Y
+    pixel_radius = np.hypot(dx, dy) * DISPLAY_SCALE
+    pixel_angle = np.arctan2(dx, dy)
+    row = np.floor((pixel_radius - PROBE_RADIUS) / DEPTH * size).astype(np.intp)
+    col = np.floor((pixel_angle + FAN_HALF_ANGLE) / (2 * FAN_HALF_ANGLE) * size).astype(np.intp)
+    inside = (row >= 0) & (row < size) & (col >= 0) & (col < size)
+    source = (row * size + col)[inside]
+    geometry = FanGeometry(
+        radius=radius.astype(np.float32),
+        cos_angle=np.cos(angle).astype(np.float32),
+        sin_angle=np.sin(angle).astype(np.float32),
+        attenuation=attenuation.astype(np.float32)[:, None],
+        inside=inside,
+        source=source,
+        row_spacing=DEPTH / size,
     )
-    for array in arrays:
+    for array in (geometry.radius, geometry.cos_angle, geometry.sin_angle):
         array.flags.writeable = False
-    return arrays
+    geometry.attenuation.flags.writeable = False
+    inside.flags.writeable = False
+    source.flags.writeable = False
+    return geometry
 
 
-def view_points(probe: Probe, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Axial field-of-view coordinates (x, y) seen by each display pixel: float32 (S, S)."""
-    radius, cos_a, sin_a, _, _ = fan_geometry(size)
+def beam_points(probe: Probe, geometry: FanGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """Axial field-of-view coordinates (x, y) of every beam-grid sample: float32 (S, S)."""
     cb, sb = np.float32(math.cos(probe.beam_angle)), np.float32(math.sin(probe.beam_angle))
-    # Rotate the central beam direction by the pixel's angle (positive = image right).
-    dir_x = cb * cos_a + sb * sin_a
-    dir_y = sb * cos_a - cb * sin_a
-    return np.float32(probe.apex_x) + radius * dir_x, np.float32(probe.apex_y) + radius * dir_y
+    # Scan line directions: the central beam rotated by each line's angle.
+    dir_x = cb * geometry.cos_angle - sb * geometry.sin_angle
+    dir_y = sb * geometry.cos_angle + cb * geometry.sin_angle
+    radius = geometry.radius[:, None]
+    return (
+        np.float32(probe.apex_x) + radius * dir_x[None, :],
+        np.float32(probe.apex_y) + radius * dir_y[None, :],
+    )
+
+
+def _to_beam(probe: Probe, x: float, y: float, size: int) -> tuple[float, float]:
+    """Beam-grid position (column, row) as fractions of ``size`` of the axial point (x, y)."""
+    dx, dy = x - probe.apex_x, y - probe.apex_y
+    radius = math.hypot(dx, dy)
+    angle = math.atan2(dy, dx) - probe.beam_angle
+    angle = (angle + math.pi) % (2 * math.pi) - math.pi
+    return (
+        (angle + FAN_HALF_ANGLE) / (2 * FAN_HALF_ANGLE),
+        (radius - PROBE_RADIUS) / DEPTH,
+    )
+
+
+def _locate(
+    probe: Probe, size: int, bounds: tuple[float, float, float, float]
+) -> tuple[slice, slice] | None:
+    """Beam-grid rows and columns that can see the axial box ``bounds`` (with a margin)."""
+    x0, x1, y0, y1 = bounds
+    xs, ys = (x0, (x0 + x1) / 2, x1), (y0, (y0 + y1) / 2, y1)
+    views = [_to_beam(probe, px, py, size) for px in xs for py in ys]
+    cols = [v[0] for v in views]
+    rows = [v[1] for v in views]
+    margin_c = 0.15 * (max(cols) - min(cols)) + 2.0 / size
+    margin_r = 0.15 * (max(rows) - min(rows)) + 2.0 / size
+    return grid_slices(
+        (min(cols) - margin_c, max(cols) + margin_c, min(rows) - margin_r, max(rows) + margin_r),
+        size,
+    )
 
 
 def render_ultrasound(
@@ -217,56 +280,28 @@ def render_ultrasound(
     return _render(params, anatomy, image_size, rng)
 
 
-def _to_view(probe: Probe, x: float, y: float, size: int) -> tuple[float, float]:
-    """Display position (x, y) in image fractions of the axial point (x, y)."""
-    dx, dy = x - probe.apex_x, y - probe.apex_y
-    radius = math.hypot(dx, dy)
-    angle = probe.beam_angle - math.atan2(dy, dx)  # view_points' sign
-    scale = DEPTH / 0.96
-    apex_y = -PROBE_RADIUS / scale + 0.02
-    r_img = radius / scale
-    return 0.5 + r_img * math.sin(angle), apex_y + r_img * math.cos(angle)
-
-
-def _locate(
-    probe: Probe, size: int, bounds: tuple[float, float, float, float]
-) -> tuple[slice, slice] | None:
-    """Display rows and columns that can see the axial box ``bounds`` (with a margin)."""
-    x0, x1, y0, y1 = bounds
-    xs, ys = (x0, (x0 + x1) / 2, x1), (y0, (y0 + y1) / 2, y1)
-    views = [_to_view(probe, px, py, size) for px in xs for py in ys]
-    vx = [v[0] for v in views]
-    vy = [v[1] for v in views]
-    margin_x = 0.15 * (max(vx) - min(vx)) + 2.0 / size
-    margin_y = 0.15 * (max(vy) - min(vy)) + 2.0 / size
-    return grid_slices(
-        (min(vx) - margin_x, max(vx) + margin_x, min(vy) - margin_y, max(vy) + margin_y), size
-    )
-
-
 def _render(
     params: UltrasoundParameters, anatomy: Anatomy, size: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    _, _, _, inside, attenuation = fan_geometry(size)
-    x, y = view_points(params.probe, size)
-    label_map = rasterise(anatomy, x, y, functools.partial(_locate, params.probe, size))
-    label_map[~inside] = A.BACKGROUND
+    geometry = fan_geometry(size)
+    x, y = beam_points(params.probe, geometry)
+    beam_labels = rasterise(anatomy, x, y, functools.partial(_locate, params.probe, size))
     table = np.zeros(A.NUM_LABELS, dtype=np.float32)
     for label, value in TISSUE_ECHO.items():
         table[label] = value
     table[A.LIVER] = params.liver_echo
     table[A.REFLECTION] = params.liver_echo
-    echo = table[label_map]
-    # Specular interfaces: label changes along the beam (approximately image columns).
-    edge = np.zeros_like(inside)
-    edge[1:] = label_map[1:] != label_map[:-1]
-    edge[1:] &= (label_map[1:] != A.BACKGROUND) & (label_map[:-1] != A.BACKGROUND)
+    echo = table[beam_labels]
+    # Specular interfaces: label changes along each scan line (rows).
+    edge = np.zeros(beam_labels.shape, dtype=bool)
+    edge[1:] = beam_labels[1:] != beam_labels[:-1]
+    edge[1:] &= (beam_labels[1:] != A.BACKGROUND) & (beam_labels[:-1] != A.BACKGROUND)
     echo[edge] += np.float32(BOUNDARY_ECHO)
-    viscera = label_map == A.VISCERA
+    viscera = beam_labels == A.VISCERA
     loops = correlated_field(rng, size, "bandpass", BOWEL_WAVELENGTH, 0.8)[viscera]
     echo[viscera] *= np.exp(np.float32(BOWEL_TEXTURE_SD) * loops)
     # Liver scatterers: Gamma(m) intensities, clustered by a correlated log-normal field.
-    liver = label_map == A.LIVER
+    liver = beam_labels == A.LIVER
     count = int(liver.sum())
     if count:
         m = params.gamma_shape
@@ -274,23 +309,23 @@ def _render(
         cluster = correlated_field(rng, size, "gaussian", params.cluster_length)
         sd = np.float32(params.cluster_sd)
         echo[liver] *= gamma * np.exp(sd * cluster[liver] - sd * sd / 2)
-    scale = DEPTH / 0.96
     for x0, y0, radius in params.reflections:
-        vx, vy = _to_view(params.probe, x0, y0, size)
         stamp_disc(
             echo,
-            (vx, vy),
-            radius / scale,
+            _to_beam(params.probe, x0, y0, size),
+            radius / DEPTH,
             REFLECTION_ECHO,
-            label_map=label_map,
+            label_map=beam_labels,
             label=A.REFLECTION,
             inside=(A.LIVER, A.REFLECTION),
         )
     # Complex scatterers convolved with the point-spread function; intensity = |.|^2.
     amplitude = np.sqrt(echo)
-    noise = np.zeros((2, size, size), dtype=np.float32)
-    noise[:, inside] = rng.standard_normal((2, int(inside.sum())), dtype=np.float32)
-    sigma_ax, sigma_lat = max(PSF_AXIAL * size, 0.35), max(PSF_LATERAL * size, 0.5)
+    noise = rng.standard_normal((2, size, size), dtype=np.float32)
+    mm = 1.0 / (10.0 * FOV_CM)  # FOV fractions per mm
+    sigma_ax = max(PSF_AXIAL_MM * mm / geometry.row_spacing, 0.35)
+    line_spacing = (PROBE_RADIUS + DEPTH / 2) * 2.0 * FAN_HALF_ANGLE / size
+    sigma_lat = max(PSF_LATERAL_MM * mm / line_spacing, 0.5)
     norm = float(
         np.sum(gaussian_kernel(round(sigma_ax, 3)) ** 2)
         * np.sum(gaussian_kernel(round(sigma_lat, 3)) ** 2)
@@ -298,10 +333,14 @@ def _render(
     real = separable_blur(amplitude * noise[0], sigma_ax, sigma_lat)
     imag = separable_blur(amplitude * noise[1], sigma_ax, sigma_lat)
     intensity = (real * real + imag * imag) * np.float32(0.5 / norm)
-    intensity *= attenuation
+    intensity *= geometry.attenuation
     intensity *= np.float32(params.gain)
     decibels = np.float32(10.0) * np.log10(intensity + np.float32(1e-6))
     floor = np.float32(REFERENCE_DB - DYNAMIC_RANGE_DB)
-    image = np.clip((decibels - floor) * np.float32(1.0 / DYNAMIC_RANGE_DB), 0.0, 1.0)
-    image[~inside] = 0.0
-    return image.astype(np.float32, copy=False), label_map
+    beam_image = np.clip((decibels - floor) * np.float32(1.0 / DYNAMIC_RANGE_DB), 0.0, 1.0)
+    # Scan conversion to the display.
+    image = np.zeros((size, size), dtype=np.float32)
+    image[geometry.inside] = beam_image.ravel()[geometry.source]
+    label_map = np.zeros((size, size), dtype=np.uint8)
+    label_map[geometry.inside] = beam_labels.ravel()[geometry.source]
+    return image, label_map
