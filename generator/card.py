@@ -159,6 +159,18 @@ def configs_metadata(folder: Path) -> list[dict]:
     return entries
 
 
+def _arrow_nbytes(parquet: pq.ParquetFile) -> int:
+    """In-memory (Arrow) size of a Parquet file's table, as ``datasets`` counts ``num_bytes``.
+
+    Read one column at a time, so memory stays at one column chunk of one row group.
+    """
+    return sum(
+        batch.nbytes
+        for column in parquet.schema_arrow.names
+        for batch in parquet.iter_batches(batch_size=64, columns=[column])
+    )
+
+
 def dataset_infos(folder: Path) -> DatasetInfosDict:
     """Features and split sizes of every config, read back from its Parquet files."""
     infos = DatasetInfosDict()
@@ -177,7 +189,7 @@ def dataset_infos(folder: Path) -> DatasetInfosDict:
                     raise CardError(f"{path} has other features than the rest of {config!r}")
                 features = file_features
                 num_examples += parquet.metadata.num_rows
-                num_bytes += sum(batch.nbytes for batch in parquet.iter_batches(batch_size=64))
+                num_bytes += _arrow_nbytes(parquet)
                 download_size += path.stat().st_size
             splits.add(
                 datasets.SplitInfo(name=split, num_bytes=num_bytes, num_examples=num_examples)

@@ -179,6 +179,9 @@ class TestCard:
             assert {name: split.num_examples for name, split in info.splits.items()} == {
                 name: len(split) for name, split in loaded.items()
             }
+            for name, split in info.splits.items():
+                files = sorted((folder / "data" / config).glob(f"{name}-*.parquet"))
+                assert split.num_bytes == sum(pq.read_table(path).nbytes for path in files)
 
     def test_split_stage_table_matches_labels_csv(self, folder, labels):
         text = (folder / "README.md").read_text()
