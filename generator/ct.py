@@ -56,11 +56,13 @@ FAT_HU_SD = 6.0
 VISCERA_BOWEL_HU, BOWEL_WAVELENGTH = 120.0, 0.07
 #: Liver heterogeneity SD, HU: base plus growth with severity.
 LIVER_TEXTURE_HU, LIVER_TEXTURE_HU_PER_SEVERITY = 2.0, 4.0
-#: High-density spots (F3-F4 only).
+#: High-density spots (F3-F4 only): Poisson mean count
+#: SPOT_BASE + SPOT_PER_SEVERITY * max(read-out severity - SPOT_ONSET, 0), so some
+#: F3-F4 livers have none.
 SPOT_STAGES = frozenset({"F3", "F4"})
-SPOT_BASE, SPOT_PER_SEVERITY = 4.0, 6.0
+SPOT_BASE, SPOT_PER_SEVERITY, SPOT_ONSET = 0.5, 5.0, 0.3
 SPOT_RADIUS = 0.010  # field-of-view fractions (about 3.5 mm)
-SPOT_CONTRAST_HU = 190.0
+SPOT_CONTRAST_HU = 140.0
 #: Noise SD (HU) and its spectral roll-off (cycles per pixel at 224 pixels).
 NOISE_SD_HU = 10.0
 NOISE_ROLLOFF = 0.22
@@ -83,10 +85,10 @@ def sample_ct_parameters(
 ) -> CtParameters:
     """Draw the patient's CT read-out of severity, fat density and spots."""
     readout = labels.severity + READOUT_SD * rng.standard_normal()
-    severity = max(labels.severity, 0.0)
+    severity = max(readout, 0.0)  # the CT's own read-out drives its findings
     spots: tuple[tuple[float, float, float], ...] = ()
     if labels.fibrosis_stage in SPOT_STAGES:
-        count = max(1, int(rng.poisson(SPOT_BASE + SPOT_PER_SEVERITY * severity)))
+        count = int(rng.poisson(SPOT_BASE + SPOT_PER_SEVERITY * max(severity - SPOT_ONSET, 0.0)))
         points = liver_points(anatomy, count, rng, depth=0.75)
         radii = SPOT_RADIUS * rng.uniform(0.8, 1.3, size=count)
         spots = tuple(

@@ -83,11 +83,11 @@ def sample_mri_parameters(
 ) -> MriParameters:
     """Draw the patient's MRI read-out of severity, nodules and bias field."""
     readout = labels.severity + READOUT_SD * rng.standard_normal()
-    severity = max(labels.severity, 0.0)
+    severity = max(readout, 0.0)  # the MRI's own read-out drives its findings
     t = max(readout - RETICULATION_ONSET, 0.0) / RETICULATION_SPAN
     nodules: tuple[tuple[float, float, float], ...] = ()
     if labels.fibrosis_stage in NODULE_STAGES:
-        count = max(1, int(rng.poisson(NODULE_BASE + NODULE_PER_SEVERITY * severity**1.5)))
+        count = int(rng.poisson(NODULE_BASE + NODULE_PER_SEVERITY * severity**1.5))
         radius = NODULE_RADIUS + NODULE_RADIUS_PER_SEVERITY * severity
         points = liver_points(anatomy, count, rng, depth=0.75)
         radii = radius * rng.uniform(0.75, 1.25, size=count)

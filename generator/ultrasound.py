@@ -67,7 +67,7 @@ BOWEL_TEXTURE_SD, BOWEL_WAVELENGTH = 0.9, 0.06
 #: Extra echo at interfaces between tissues (specular reflection).
 BOUNDARY_ECHO = 3.0
 #: Liver echo gained per unit of read-out severity, dB.
-LIVER_ECHO_DB_PER_SEVERITY = 6.0
+LIVER_ECHO_DB_PER_SEVERITY = 7.0
 #: SD of the ultrasound's own read-out of severity (severity units).
 READOUT_SD = 0.30
 #: Gamma shape of the liver's scatterer intensity: m = M_HEALTHY - M_PER_SEVERITY * s.
@@ -80,7 +80,7 @@ CLUSTER_LENGTH_BASE, CLUSTER_LENGTH_PER_SEVERITY = 0.008, 0.012  # US image frac
 PSF_AXIAL_MM, PSF_LATERAL_MM = 0.6, 1.2
 #: Bright reflections (F3-F4 only).
 REFLECTION_STAGES = frozenset({"F3", "F4"})
-REFLECTION_BASE, REFLECTION_PER_SEVERITY = 3.0, 5.0
+REFLECTION_BASE, REFLECTION_PER_SEVERITY = 1.0, 4.0
 REFLECTION_RADIUS = 0.006  # axial FOV fractions
 REFLECTION_ECHO = 25.0
 #: Log compression: intensity in dB (liver F0 median = 0 dB) shown over DYNAMIC_RANGE_DB
@@ -141,10 +141,9 @@ def sample_ultrasound_parameters(
     )
     readout = labels.severity + READOUT_SD * rng.standard_normal()
     coarse = max(readout, 0.0)
-    severity = max(labels.severity, 0.0)
     reflections: tuple[tuple[float, float, float], ...] = ()
     if labels.fibrosis_stage in REFLECTION_STAGES:
-        count = max(1, int(rng.poisson(REFLECTION_BASE + REFLECTION_PER_SEVERITY * severity)))
+        count = int(rng.poisson(REFLECTION_BASE + REFLECTION_PER_SEVERITY * coarse))
         points = liver_points(anatomy, count, rng, depth=0.8)
         radii = REFLECTION_RADIUS * rng.uniform(0.7, 1.3, size=count)
         reflections = tuple(
