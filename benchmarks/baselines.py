@@ -6,10 +6,9 @@ and are evaluated once on ``test``:
 
 - ``pixels``: logistic regression (multinomial, standardised inputs) on the images
   block-averaged to 32 x 32;
-- ``features``: simple liver-region features read through the label maps (intensity
-  statistics, texture, liver outline, and the size and intensity of every other
-  labelled structure, e.g. the spleen), with logistic regression or gradient boosting,
-  whichever does better on ``val``.
+- ``features``: simple liver-region features read through the label maps (liver
+  intensity statistics, texture and outline; spleen size and intensity), with logistic
+  regression or gradient boosting, whichever does better on ``val``.
 
 Both predict the five METAVIR stages; the binary score (F3-F4 vs F0-F2) is
 P(F3) + P(F4). Metrics on ``test``: binary AUROC with a 95 % percentile-bootstrap
@@ -34,7 +33,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -168,17 +167,29 @@ def _intensity_features(values: np.ndarray) -> dict[str, float]:
     }
 
 
+#: Label names of the liver region: the parenchyma and whatever the appearance model
+#: labels inside it (``liver_nodule``, ...), merged into one region so that the model
+#: reads the findings from the image, not from their labels.
+LIVER_NAME = "liver"
+SPLEEN_NAME = "spleen"
+
+
+def _ids(predicate: Callable[[str], bool]) -> list[int]:
+    return [label for label, name in LABEL_NAMES.items() if predicate(name)]
+
+
 def region_features(image: np.ndarray, label_map: np.ndarray) -> dict[str, float]:
     """Liver-region features of one image, read through its label map.
 
-    The structures are found by name in ``generator.anatomy.LABEL_NAMES``: the liver
-    gets intensity statistics, texture and outline measures; every other labelled
-    structure (spleen, kidney, vessels, ... as the appearance model provides) gets its
-    area fraction and mean intensity, and the liver-to-structure intensity ratio.
-    Missing structures give NaN.
+    Structures are found by name in ``generator.anatomy.LABEL_NAMES``. The liver
+    region (``liver`` and every ``liver_*`` label) gets its area fraction, intensity
+    statistics, texture (fine detail, bright outliers, grey-level co-occurrence) and
+    outline length; the spleen, if labelled and in view, its area fraction, mean
+    intensity and the liver-to-spleen intensity ratio (NaN when absent). Labels of
+    focal findings or of other organs are deliberately not counted: they annotate what
+    the image shows, and counting them would read the answer instead of the image.
     """
-    ids = {name: label for label, name in LABEL_NAMES.items()}
-    liver = label_map == ids["liver"]
+    liver = np.isin(label_map, _ids(lambda n: n == LIVER_NAME or n.startswith(LIVER_NAME + "_")))
     area = int(liver.sum())
     features = {"liver_area": area / liver.size}
     values = image[liver]
@@ -187,7 +198,7 @@ def region_features(image: np.ndarray, label_map: np.ndarray) -> dict[str, float
     inner = _eroded(_eroded(liver))
     detail = (image - _box3(image))[inner]
     features["liver_detail_sd"] = float(detail.std()) if detail.size > 1 else math.nan
-    if values.size > 1:
+    if values.size > 1 and inner.any():
         median = np.median(values)
         mad = 1.4826 * np.median(np.abs(values - median))
         features["liver_bright_fraction"] = float((image[inner] > median + 4 * mad).mean())
@@ -197,16 +208,14 @@ def region_features(image: np.ndarray, label_map: np.ndarray) -> dict[str, float
         features[f"liver_glcm_{name}"] = value
     outline = int((liver & ~_eroded(liver)).sum())
     features["liver_outline"] = outline / math.sqrt(area) if area else math.nan
-    for label, name in sorted(LABEL_NAMES.items()):
-        if name in ("background", "liver"):
-            continue
-        region = label_map == label
-        features[f"{name}_area"] = float(region.mean())
-        mean = float(image[region].mean()) if region.any() else math.nan
-        features[f"{name}_mean"] = mean
-        liver_mean = features["liver_mean"]
-        features[f"liver_to_{name}_ratio"] = (
-            liver_mean / mean if mean and not math.isnan(mean) else math.nan
+    spleen_ids = _ids(lambda n: n == SPLEEN_NAME)
+    if spleen_ids:  # appearance models without a spleen label get no spleen features
+        spleen = np.isin(label_map, spleen_ids)
+        features["spleen_area"] = float(spleen.mean())
+        spleen_mean = float(image[spleen].mean()) if spleen.any() else math.nan
+        features["spleen_mean"] = spleen_mean
+        features["liver_to_spleen_ratio"] = (
+            features["liver_mean"] / spleen_mean if spleen_mean > 0 else math.nan
         )
     return features
 
@@ -262,6 +271,32 @@ def design_matrix(rows: Sequence[dict], modality: str, kind: str) -> np.ndarray:
         [[value for m in modalities for value in row["features"][m].values()] for row in rows],
         dtype=np.float64,
     )
+
+
+def feature_names(rows: Sequence[dict], modality: str) -> list[str]:
+    """Names of the columns of ``design_matrix(rows, modality, "features")``."""
+    modalities = MODALITIES if modality == FUSED else (modality,)
+    return [f"{m}:{name}" for m in modalities for name in rows[0]["features"][m]]
+
+
+def strongest_features(rows: Sequence[dict], train: np.ndarray, top: int = 5) -> list[str]:
+    """Per modality, the ``top`` features whose value alone best separates F3-F4 from
+    F0-F2 on ``train`` (AUROC, or 1 - AUROC for a falling feature): where the signal is."""
+    y = np.isin([rows[i]["stage"] for i in train], POSITIVE_INDICES)
+    lines = []
+    for modality in MODALITIES:
+        x = design_matrix([rows[i] for i in train], modality, "features")
+        names = feature_names(rows, modality)
+        scores = []
+        for column, name in zip(x.T, names, strict=True):
+            seen = np.isfinite(column)
+            if seen.sum() > 1 and 0 < y[seen].sum() < seen.sum():
+                value = float(auroc(y[seen], column[seen])[0])
+                scores.append((max(value, 1 - value), name, "up" if value >= 0.5 else "down"))
+        scores.sort(reverse=True)
+        described = ", ".join(f"{name} {score:.3f} ({way})" for score, name, way in scores[:top])
+        lines.append(f"strongest {modality} features (train AUROC): {described}")
+    return lines
 
 
 # ----------------------------------------------------------------------------- models
@@ -395,6 +430,9 @@ def _fit_and_evaluate(task: tuple) -> dict:
     """Choose and fit one baseline (train, val), evaluate it on test: its result row."""
     modality, kind, x, stages, splits = task
     train, val, test = splits["train"], splits["val"], splits["test"]
+    # Inputs with no observed value in train (e.g. the spleen, never in an ultrasound
+    # view) carry nothing and break the median imputer; drop them.
+    x = x[:, np.isfinite(x[train]).any(axis=0)]
     candidates = pixel_candidates() if kind == "pixels" else feature_candidates()
     # One thread: these fits are small, and run one per process; more threads only
     # contend (gradient boosting's OpenMP is many times slower on a busy machine).
@@ -414,9 +452,18 @@ def _fit_and_evaluate(task: tuple) -> dict:
 
 
 def run_baselines(
-    *, num_patients: int, image_size: int, seed: int, pixels: int, workers: int
+    *,
+    num_patients: int,
+    image_size: int,
+    seed: int,
+    pixels: int,
+    workers: int,
+    explain: bool = False,
 ) -> dict:
-    """Generate the patients, fit and evaluate every baseline; the JSON-ready result."""
+    """Generate the patients, fit and evaluate every baseline; the JSON-ready result.
+
+    ``explain`` adds ``strongest_features`` (lines of text) to the result.
+    """
     started = time.perf_counter()
     splits = {name: np.array(indices) for name, indices in split_indices(num_patients).items()}
     with contextlib.ExitStack() as stack:
@@ -431,6 +478,7 @@ def run_baselines(
             for modality in (*MODALITIES, FUSED)
             for kind in ("pixels", "features")
         ]
+        explanation = strongest_features(rows, splits["train"]) if explain else []
         del rows
         results = _map(_fit_and_evaluate, tasks, pool)
     train, test = splits["train"], splits["test"]
@@ -464,6 +512,7 @@ def run_baselines(
         ),
         "results": results,
         "calibration": calibration_checks(results),
+        **({"strongest_features": explanation} if explain else {}),
         "seconds": {
             "generation": generated - started,
             "models": time.perf_counter() - generated,
@@ -633,6 +682,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"{QUICK['image_size']}) to check that the script works; writes nothing",
     )
     parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="also print, per modality, the features that alone best separate F3-F4 "
+        "from F0-F2 on train (to see which cue makes a modality easy)",
+    )
+    parser.add_argument(
         "--json", type=Path, help="write the results as JSON here (default: see --write)"
     )
     parser.add_argument(
@@ -664,10 +719,13 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         pixels=args.pixels,
         workers=args.workers,
+        explain=args.explain,
     )
     print(results_markdown(result))
     print()
     print(checks_text(result))
+    for line in result.get("strongest_features", []):
+        print(line)
     seconds = result["seconds"]
     print(
         f"time: generation {seconds['generation']:.1f} s, models {seconds['models']:.1f} s",

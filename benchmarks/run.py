@@ -176,20 +176,13 @@ def timed_renderers(seconds: dict[str, float]) -> Iterator[None]:
 
         return wrapper
 
-    # TEMPORARY (generator 1.x): renderers are also held in the private table _RENDERERS.
-    table = getattr(generator.patient, "_RENDERERS", None)
-    saved_table = dict(table) if table is not None else None
     try:
         for name, modality in RENDERERS.items():
             setattr(generator.patient, name, timed(originals[name], modality))
-            if table is not None:
-                table[modality] = (getattr(generator.patient, name), table[modality][1])
         yield
     finally:
         for name, function in originals.items():
             setattr(generator.patient, name, function)
-        if table is not None:
-            table.update(saved_table)
 
 
 def measure_generation(sizes: Sizes) -> list[tuple]:

@@ -76,7 +76,7 @@ def run_quick() -> Quick:
 def baselines_quick(tmp_path_factory) -> Quick:
     path = tmp_path_factory.mktemp("baselines") / "result.json"
     before = _written_files()
-    result = _script("baselines.py", "--quick", "--json", str(path))
+    result = _script("baselines.py", "--quick", "--explain", "--json", str(path))
     assert result.returncode == 0, result.stderr
     return Quick(result.stdout, _written_files() != before, json.loads(path.read_text()))
 
@@ -139,6 +139,14 @@ class TestBaselinesScript:
         for line in checks:
             assert line.split()[1] in ("PASS", "FAIL")
             float(line.rsplit(":", 1)[1])
+
+    def test_explain_names_features_of_each_modality(self, baselines_quick):
+        lines = [
+            line for line in baselines_quick.stdout.splitlines() if line.startswith("strongest ")
+        ]
+        assert [line.split()[1] for line in lines] == list(MODALITIES)
+        for line, modality in zip(lines, MODALITIES, strict=True):
+            assert f"{modality}:liver_" in line
 
     def test_json_matches_the_table(self, baselines_quick):
         result = baselines_quick.json
