@@ -58,7 +58,9 @@ sex and a latent liver stiffness (kPa). Every patient is a pure function of (see
 patient index, image size, generator version). Not for clinical use.
 """
 
-_HOMEPAGE = "https://huggingface.co/datasets/OpenMultiModalLiverCirrhosisDataset"
+#: No homepage yet: the Hub repository id is chosen at publish time
+#: (``python generator/publish.py --repo-id ORG/NAME``).
+_HOMEPAGE = ""
 
 #: The generated data is released under CC BY 4.0.
 _LICENSE = "cc-by-4.0"
@@ -168,9 +170,10 @@ def build_features(image_format: str, image_size: int) -> datasets.Features:
     ``mri``, ``ct``, ``ultrasound``: the images, 8-bit grayscale PNG (``png``) or float32
     (S, S) in [0, 1] (``float32``). ``mri_label_map``, ``ct_label_map``,
     ``ultrasound_label_map``: uint8 (S, S) anatomy ids (``generator.anatomy.LABEL_NAMES``:
-    0 background, 1 liver), PNG or ``Array2D`` uint8; they are free (the generator
-    renders them anyway), compress to a few hundred bytes, and give segmentation
-    targets and liver regions of interest for every modality.
+    0 background, 1 liver, more in later appearance versions), PNG or ``Array2D``
+    uint8; they are free (the generator renders them anyway), compress to almost
+    nothing as PNG, and give segmentation targets and liver regions of interest for
+    every modality.
     """
     if image_format == "png":
         image_feature = datasets.Image()
