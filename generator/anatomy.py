@@ -175,16 +175,27 @@ class Liver:
     def field(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Implicit liver function: <= 1 inside the (nodular) outline; float32 like ``x``."""
         u, v = self.local(x, y)
-        smooth = np.float32(8.0)
-        total = None
+        smooth = 8.0  # sharpness of the soft union (log-sum-exp) of the lobes
+        uu, vv, uv = u * u, v * v, u * v
+        total = np.full(u.shape, 1e-30, dtype=np.float32)
         for cu, cv, ru, rv, rot in (self.right_lobe, self.left_lobe, self.caudate):
-            cos, sin = np.float32(math.cos(rot)), np.float32(math.sin(rot))
-            du, dv = u - np.float32(cu), v - np.float32(cv)
-            a = (du * cos + dv * sin) * np.float32(1.0 / ru)
-            b = (dv * cos - du * sin) * np.float32(1.0 / rv)
-            term = np.exp(-smooth * (a * a + b * b - 1.0))
-            total = term if total is None else total + term
-        q = 1.0 - np.log(total + np.float32(1e-30)) / smooth
+            # -smooth * (q_lobe - 1) expanded as a quadratic polynomial in (u, v).
+            cos, sin = math.cos(rot), math.sin(rot)
+            ia, ib = 1.0 / ru**2, 1.0 / rv**2
+            k_uu = ia * cos * cos + ib * sin * sin
+            k_vv = ia * sin * sin + ib * cos * cos
+            k_uv = 2.0 * (ia - ib) * cos * sin
+            k_u = -(2.0 * k_uu * cu + k_uv * cv)
+            k_v = -(2.0 * k_vv * cv + k_uv * cu)
+            k_0 = k_uu * cu * cu + k_vv * cv * cv + k_uv * cu * cv - 1.0
+            exponent = np.float32(-smooth * k_uu) * uu
+            exponent += np.float32(-smooth * k_vv) * vv
+            exponent += np.float32(-smooth * k_uv) * uv
+            exponent += np.float32(-smooth * k_u) * u
+            exponent += np.float32(-smooth * k_v) * v
+            exponent += np.float32(-smooth * k_0)
+            total += np.exp(exponent, out=exponent)
+        q = 1.0 - np.log(total) * np.float32(1.0 / smooth)
         angle = np.arctan2(v, u)
         bumps = np.abs(np.sin(np.float32(self.bump_count / 2.0) * angle + self.bump_phase))
         return q * (1.0 - np.float32(self.nodularity) * (bumps - np.float32(0.64)))
@@ -347,16 +358,17 @@ def sample_anatomy(rng: np.random.Generator, severity: float, stage: str) -> Ana
     )
 
 
-#: Superellipse exponent of the body outline (flatter flanks than an ellipse).
-BODY_EXPONENT = 2.6
+#: Superellipse exponent of the body outline (flatter flanks than an ellipse); 2.5 so that
+#: |a|^2.5 = a^2 * sqrt(|a|) avoids a general power.
+BODY_EXPONENT = 2.5
 
 #: Maps a bounding box (x0, x1, y0, y1) in FOV fractions to the (rows, cols) slices of
 #: the point arrays that can hold it; None means "evaluate everywhere".
 Locator = Callable[[tuple[float, float, float, float]], "tuple[slice, slice] | None"]
 
 
-def body_radius(anatomy: Anatomy, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Normalised superellipse radius of the body outline: 1 on the skin; float32."""
+def body_level(anatomy: Anatomy, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """|dx/a|^2.5 + |dy/b|^2.5 of the body outline: 1 on the skin (radius r -> r^2.5); float32."""
     cx, cy = anatomy.body_center
     dx, dy = x - np.float32(cx), y - np.float32(cy)
     inv_y = np.where(
@@ -366,8 +378,7 @@ def body_radius(anatomy: Anatomy, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     )
     a = np.abs(dx * np.float32(1.0 / anatomy.body_semi_x))
     b = np.abs(dy * inv_y)
-    p = np.float32(BODY_EXPONENT)
-    return (a**p + b**p) ** np.float32(1.0 / BODY_EXPONENT)
+    return a * a * np.sqrt(a) + b * b * np.sqrt(b)
 
 
 def _lookup(ids: tuple[int, ...]) -> np.ndarray:
@@ -389,13 +400,15 @@ def rasterise(
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y, dtype=np.float32)
     labels = np.zeros(x.shape, dtype=np.uint8)
-    radius = body_radius(anatomy, x, y)
+    level = body_level(anatomy, x, y)
     mean_semi = (
         anatomy.body_semi_x + 0.5 * (anatomy.body_semi_y_anterior + anatomy.body_semi_y_posterior)
     ) / 2.0
-    labels[radius <= 1.0] = SUBCUTANEOUS_FAT
-    labels[radius <= 1.0 - anatomy.fat_thickness / mean_semi] = MUSCLE
-    labels[radius <= 1.0 - (anatomy.fat_thickness + anatomy.muscle_thickness) / mean_semi] = VISCERA
+    muscle_radius = 1.0 - anatomy.fat_thickness / mean_semi
+    viscera_radius = 1.0 - (anatomy.fat_thickness + anatomy.muscle_thickness) / mean_semi
+    labels[level <= 1.0] = SUBCUTANEOUS_FAT
+    labels[level <= np.float32(muscle_radius**BODY_EXPONENT)] = MUSCLE
+    labels[level <= np.float32(viscera_radius**BODY_EXPONENT)] = VISCERA
 
     def paint(shape: Ellipse, label: int, allowed: tuple[int, ...]) -> None:
         where = locate(shape.bounds()) if locate is not None else (slice(None), slice(None))
@@ -440,7 +453,7 @@ def rasterise(
     paint(anatomy.spinal_canal, SPINAL_CANAL, ())
     paint(anatomy.aorta, AORTA, ())
     paint(anatomy.ivc, IVC, ())
-    labels[radius > 1.0] = BACKGROUND
+    labels[level > 1.0] = BACKGROUND
     return labels
 
 
