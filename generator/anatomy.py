@@ -45,6 +45,7 @@ HEPATIC_VESSEL = 14  # hepatic and portal veins inside the liver
 NODULE = 15  # MRI only: bright nodules inside the liver (F2-F4)
 SPOT = 16  # CT only: high-density spots inside the liver (F3-F4)
 REFLECTION = 17  # ultrasound only: bright reflections inside the liver (F3-F4)
+RIB = 18  # rib cross-sections in the body wall
 
 LABEL_NAMES = {
     BACKGROUND: "background",
@@ -65,6 +66,7 @@ LABEL_NAMES = {
     NODULE: "liver_nodule",
     SPOT: "liver_spot",
     REFLECTION: "liver_reflection",
+    RIB: "rib",
 }
 #: Ids that belong to the liver (parenchyma and the focal findings drawn inside it).
 LIVER_IDS = (LIVER, NODULE, SPOT, REFLECTION)
@@ -86,6 +88,10 @@ CAUDATE_GROWTH, RIGHT_LOBE_SHRINK = 0.45, 0.12
 SPLEEN_GROWTH, SPLEEN_EXPONENT, SPLEEN_SPREAD = 0.40, 2.0, 0.12
 #: Probability of ascites in F4 (decompensation: a minority).
 ASCITES_PROBABILITY_F4 = 0.2
+
+#: Superellipse exponent of the body outline (flatter flanks than an ellipse); 2.5 so that
+#: |a|^2.5 = a^2 * sqrt(|a|) avoids a general power.
+BODY_EXPONENT = 2.5
 
 
 def _ramp(severity: float, onset: float, span: float) -> float:
@@ -220,6 +226,7 @@ class Anatomy:
     aorta: Ellipse
     ivc: Ellipse
     paraspinal: tuple[Ellipse, Ellipse]
+    ribs: tuple[Ellipse, ...]
     bowel_gas: tuple[Ellipse, ...]
     diaphragm_thickness: float  # q units around the liver
     has_ascites: bool
@@ -234,6 +241,22 @@ class Anatomy:
     def caudate_right_ratio(self) -> float:
         """Caudate width / right-lobe width."""
         return self.liver.caudate_right_ratio
+
+
+def _outline_point(
+    center: tuple[float, float],
+    semi_x: float,
+    semi_y_anterior: float,
+    semi_y_posterior: float,
+    angle: float,
+    depth: float,
+) -> tuple[float, float]:
+    """The point ``depth`` (FOV fractions, radially) inside the body outline at ``angle``."""
+    dx, dy = math.cos(angle), math.sin(angle)
+    semi_y = semi_y_anterior if dy < 0 else semi_y_posterior
+    p = BODY_EXPONENT
+    reach = (abs(dx / semi_x) ** p + abs(dy / semi_y) ** p) ** (-1.0 / p)
+    return center[0] + (reach - depth) * dx, center[1] + (reach - depth) * dy
 
 
 def sample_anatomy(rng: np.random.Generator, severity: float, stage: str) -> Anatomy:
@@ -325,6 +348,22 @@ def sample_anatomy(rng: np.random.Generator, severity: float, stage: str) -> Ana
         Ellipse(spine_x + side * 0.065, spine_y + 0.075, 0.055, 0.04, side * 0.3)
         for side in (-1.0, 1.0)
     )
+    # Ribs in the body wall, leaving the right lateral intercostal window (body-centre
+    # angles 150-210 degrees, image y downwards) free for the ultrasound probe.
+    fat, muscle = rng.uniform(0.015, 0.04), rng.uniform(0.012, 0.02)
+    rib_angles = [
+        *rng.uniform(125.0, 145.0, size=1),
+        *rng.uniform(218.0, 240.0, size=1),
+        *rng.uniform(-65.0, -40.0, size=1),
+        *rng.uniform(15.0, 40.0, size=1),
+    ]
+    ribs = []
+    for angle in rib_angles:
+        theta = math.radians(float(angle))
+        px, py = _outline_point(
+            (body_x, body_y), semi_x, semi_y_anterior, semi_y_posterior, theta, fat + muscle / 2
+        )
+        ribs.append(Ellipse(px, py, 0.02, 0.011, theta + math.pi / 2))
     bowel_gas = tuple(
         Ellipse(
             body_x + rng.uniform(0.05, 0.25),
@@ -340,8 +379,8 @@ def sample_anatomy(rng: np.random.Generator, severity: float, stage: str) -> Ana
         body_semi_x=semi_x,
         body_semi_y_anterior=semi_y_anterior,
         body_semi_y_posterior=semi_y_posterior,
-        fat_thickness=rng.uniform(0.015, 0.04),
-        muscle_thickness=rng.uniform(0.012, 0.02),
+        fat_thickness=fat,
+        muscle_thickness=muscle,
         liver=liver,
         spleen=spleen,
         kidney=kidney,
@@ -351,16 +390,13 @@ def sample_anatomy(rng: np.random.Generator, severity: float, stage: str) -> Ana
         aorta=aorta,
         ivc=ivc,
         paraspinal=paraspinal,
+        ribs=tuple(ribs),
         bowel_gas=bowel_gas,
         diaphragm_thickness=rng.uniform(0.12, 0.18),
         has_ascites=has_ascites,
         spleen_scale=spleen_scale,
     )
 
-
-#: Superellipse exponent of the body outline (flatter flanks than an ellipse); 2.5 so that
-#: |a|^2.5 = a^2 * sqrt(|a|) avoids a general power.
-BODY_EXPONENT = 2.5
 
 #: Maps a bounding box (x0, x1, y0, y1) in FOV fractions to the (rows, cols) slices of
 #: the point arrays that can hold it; None means "evaluate everywhere".
@@ -447,6 +483,8 @@ def rasterise(
     paint(anatomy.kidney, KIDNEY, (*soft, DIAPHRAGM, LIVER, HEPATIC_VESSEL))
     for muscle in anatomy.paraspinal:
         paint(muscle, MUSCLE, (*soft, SUBCUTANEOUS_FAT, DIAPHRAGM, KIDNEY))
+    for rib in anatomy.ribs:
+        paint(rib, RIB, (SUBCUTANEOUS_FAT, MUSCLE, VISCERA, DIAPHRAGM))
     paint(anatomy.vertebra, VERTEBRA, ())
     for bone in anatomy.posterior_elements:
         paint(bone, VERTEBRA, (SUBCUTANEOUS_FAT, MUSCLE, VISCERA))

@@ -40,8 +40,9 @@ DEPTH = 0.45
 #: Speed of the display: image height covers PROBE_RADIUS..PROBE_RADIUS+DEPTH from the apex.
 FOV_CM = 36.0
 FREQUENCY_MHZ = 3.5
+#: Time-gain compensation assumes liver attenuation (dB/cm/MHz) and restores this
+#: fraction of the round-trip loss it expects at each depth.
 ATTENUATION_DB_CM_MHZ = 0.5
-#: Fraction of the round-trip loss that time-gain compensation restores.
 TGC_FRACTION = 0.85
 
 # Mean backscatter (echo intensity) per label, liver F0 median = 1.
@@ -61,6 +62,28 @@ TISSUE_ECHO = {
     A.DIAPHRAGM: 7.0,
     A.ASCITES: 0.0,
     A.HEPATIC_VESSEL: 0.01,
+    A.RIB: 5.0,
+}
+#: Attenuation per label, dB/cm/MHz (REFERENCE.md: liver 0.50, spleen 0.40, fat 0.63,
+#: blood 0.15, kidney 1.0, muscle 1.0-1.4, bone ~15; water ~0; gas: total loss). The loss
+#: accumulates along each scan line, so bone and gas cast shadows and fluid enhances.
+TISSUE_ATTENUATION = {
+    A.BACKGROUND: 0.0,
+    A.LIVER: 0.50,
+    A.SUBCUTANEOUS_FAT: 0.63,
+    A.MUSCLE: 1.2,
+    A.VISCERA: 0.5,  # mesenteric fat (0.63) mixed with bowel wall and contents
+    A.BOWEL_GAS: 40.0,
+    A.VERTEBRA: 15.0,
+    A.SPINAL_CANAL: 0.01,
+    A.AORTA: 0.15,
+    A.IVC: 0.15,
+    A.KIDNEY: 1.0,
+    A.SPLEEN: 0.40,
+    A.DIAPHRAGM: 1.2,
+    A.ASCITES: 0.01,
+    A.HEPATIC_VESSEL: 0.15,
+    A.RIB: 15.0,
 }
 #: Log-normal SD of the viscera's echo (bowel loops, gas, fat), and the loops' size.
 BOWEL_TEXTURE_SD, BOWEL_WAVELENGTH = 0.9, 0.06
@@ -74,7 +97,7 @@ READOUT_SD = 0.30
 M_HEALTHY, M_PER_SEVERITY, M_MIN = 1.0, 0.45, 0.3
 #: Scatterer clustering (log-normal modulation) of the liver: SD and correlation length.
 CLUSTER_SD_BASE, CLUSTER_SD_PER_SEVERITY = 0.15, 0.7
-CLUSTER_LENGTH_BASE, CLUSTER_LENGTH_PER_SEVERITY = 0.008, 0.012  # US image fractions
+CLUSTER_LENGTH_BASE, CLUSTER_LENGTH_PER_SEVERITY = 0.008, 0.016  # US image fractions
 #: Point-spread function SDs, mm: along the beam, and across it at mid depth (the
 #: lateral width is a fixed angle, so it widens with depth).
 PSF_AXIAL_MM, PSF_LATERAL_MM = 0.6, 1.2
@@ -171,7 +194,7 @@ class FanGeometry:
     radius: np.ndarray  # (size,) float32: distance of each depth sample from the apex, FOV
     cos_angle: np.ndarray  # (size,) float32: cos of each scan line's angle off the centre
     sin_angle: np.ndarray  # (size,) float32
-    attenuation: np.ndarray  # (size, 1) float32: residual round-trip loss after TGC
+    tgc_db: np.ndarray  # (size, 1) float32: time-gain compensation at each depth, dB
     inside: np.ndarray  # (size, size) bool: display pixels inside the sector
     source: np.ndarray  # (inside.sum(),) intp: flat beam-grid index of each such pixel
     row_spacing: float  # depth per row, FOV fractions
@@ -195,7 +218,7 @@ def fan_geometry(size: int) -> FanGeometry:
     angle = -FAN_HALF_ANGLE + 2.0 * FAN_HALF_ANGLE * (rows + 0.5) / size
     depth = radius - PROBE_RADIUS
     loss_db = 2.0 * ATTENUATION_DB_CM_MHZ * FREQUENCY_MHZ * depth * FOV_CM
-    attenuation = 10.0 ** (-(1.0 - TGC_FRACTION) * loss_db / 10.0)
+    tgc_db = TGC_FRACTION * loss_db
     axis = (np.arange(size, dtype=np.float64) + 0.5) / size
     yy, xx = np.meshgrid(axis, axis, indexing="ij")
     dx, dy = xx - 0.5, yy - DISPLAY_APEX_Y
@@ -209,14 +232,14 @@ def fan_geometry(size: int) -> FanGeometry:
         radius=radius.astype(np.float32),
         cos_angle=np.cos(angle).astype(np.float32),
         sin_angle=np.sin(angle).astype(np.float32),
-        attenuation=attenuation.astype(np.float32)[:, None],
+        tgc_db=tgc_db.astype(np.float32)[:, None],
         inside=inside,
         source=source,
         row_spacing=DEPTH / size,
     )
     for array in (geometry.radius, geometry.cos_angle, geometry.sin_angle):
         array.flags.writeable = False
-    geometry.attenuation.flags.writeable = False
+    geometry.tgc_db.flags.writeable = False
     inside.flags.writeable = False
     source.flags.writeable = False
     return geometry
@@ -262,6 +285,19 @@ def _locate(
         (min(cols) - margin_c, max(cols) + margin_c, min(rows) - margin_r, max(rows) + margin_r),
         size,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _attenuation_table() -> np.ndarray:
+    """Effective attenuation per label, dB/cm/MHz: float32 (NUM_LABELS,)."""
+    table = np.zeros(A.NUM_LABELS, dtype=np.float32)
+    for label, value in TISSUE_ATTENUATION.items():
+        table[label] = value
+    table[A.REFLECTION] = TISSUE_ATTENUATION[A.LIVER]
+    # The sonographer's near-field gain restores the body wall's (fat, muscle) own loss.
+    table[[A.SUBCUTANEOUS_FAT, A.MUSCLE]] = 0.0
+    table.flags.writeable = False
+    return table
 
 
 def render_ultrasound(
@@ -332,7 +368,14 @@ def _render(
     real = separable_blur(amplitude * noise[0], sigma_ax, sigma_lat)
     imag = separable_blur(amplitude * noise[1], sigma_ax, sigma_lat)
     intensity = (real * real + imag * imag) * np.float32(0.5 / norm)
-    intensity *= geometry.attenuation
+    # Round-trip loss accumulated along each scan line (to the middle of each sample),
+    # partly restored by depth-dependent time-gain compensation.
+    loss_db = _attenuation_table()[beam_labels] * np.float32(
+        2.0 * FREQUENCY_MHZ * geometry.row_spacing * FOV_CM
+    )
+    path_db = np.cumsum(loss_db, axis=0, dtype=np.float32) - np.float32(0.5) * loss_db
+    gain_db = geometry.tgc_db - path_db
+    intensity *= np.exp(gain_db * np.float32(math.log(10.0) / 10.0), out=gain_db)
     intensity *= np.float32(params.gain)
     decibels = np.float32(10.0) * np.log10(intensity + np.float32(1e-6))
     floor = np.float32(REFERENCE_DB - DYNAMIC_RANGE_DB)
