@@ -49,7 +49,7 @@ LIVER_SIGNAL_PER_SEVERITY = 0.13
 #: SD of the MRI's own read-out of severity (severity units).
 READOUT_SD = 0.30
 #: Bowel loops' signal below the mesenteric fat, and the loops' size (wavelength, FOV).
-VISCERA_MIX, BOWEL_WAVELENGTH = 0.30, 0.07
+VISCERA_MIX, BOWEL_WAVELENGTH = 0.26, 0.08
 #: Multiplicative tissue texture SD (correlation length 1 % of the field of view).
 TISSUE_TEXTURE_SD = 0.03
 #: Reticulation: peak added signal at full effect, onset and span in severity.

@@ -22,7 +22,7 @@ def _frequencies(size: int) -> tuple[np.ndarray, np.ndarray]:
     return fy, fx
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _band_filter(
     size: int, kind: str, scale: float, parameter: float
 ) -> tuple[np.ndarray, int, int]:
@@ -82,10 +82,10 @@ def correlated_field(
 
 @functools.lru_cache(maxsize=64)
 def gaussian_kernel(sigma_pixels: float) -> np.ndarray:
-    """Normalised 1-D Gaussian taps (float32, odd length, 3 sigma each side)."""
+    """Normalised 1-D Gaussian taps (float32, odd length, 2.5 sigma each side)."""
     if sigma_pixels <= 0.0:
         return np.ones(1, dtype=np.float32)
-    half = max(1, int(np.ceil(3.0 * sigma_pixels)))
+    half = max(1, int(np.ceil(2.5 * sigma_pixels)))
     taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_pixels) ** 2)
     taps = (taps / taps.sum()).astype(np.float32)
     taps.flags.writeable = False

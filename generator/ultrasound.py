@@ -108,7 +108,7 @@ REFLECTION_RADIUS = 0.006  # axial FOV fractions
 REFLECTION_ECHO = 25.0
 #: Log compression: intensity in dB (liver F0 median = 0 dB) shown over DYNAMIC_RANGE_DB
 #: below REFERENCE_DB.
-DYNAMIC_RANGE_DB, REFERENCE_DB = 60.0, 26.0
+DYNAMIC_RANGE_DB, REFERENCE_DB = 60.0, 31.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,7 +177,9 @@ def sample_ultrasound_parameters(
         liver_echo=TISSUE_ECHO[A.LIVER] * 10.0 ** (LIVER_ECHO_DB_PER_SEVERITY * readout / 10.0),
         gamma_shape=max(M_HEALTHY - M_PER_SEVERITY * coarse, M_MIN),
         cluster_sd=CLUSTER_SD_BASE + CLUSTER_SD_PER_SEVERITY * coarse,
-        cluster_length=CLUSTER_LENGTH_BASE + CLUSTER_LENGTH_PER_SEVERITY * coarse,
+        # Quantised (steps of 0.05 % of the view) so that the spectral filters stay cached.
+        cluster_length=round((CLUSTER_LENGTH_BASE + CLUSTER_LENGTH_PER_SEVERITY * coarse) / 5e-4)
+        * 5e-4,
         reflections=reflections,
         gain=math.exp(0.1 * rng.standard_normal()),
     )
