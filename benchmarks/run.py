@@ -76,7 +76,7 @@ class Sizes:
 
 
 FULL = Sizes(generation_patients=200, num_patients=1000, image_size=224)
-QUICK = Sizes(generation_patients=10, num_patients=40, image_size=32)
+QUICK = Sizes(generation_patients=10, num_patients=40, image_size=32, memory_factor=5)
 
 #: The render function of each modality, by its name in ``generator.patient``.
 RENDERERS = {"render_mri": "MRI", "render_ct": "CT", "render_ultrasound": "US"}
