@@ -731,13 +731,14 @@ def main(argv: list[str] | None = None) -> int:
         f"time: generation {seconds['generation']:.1f} s, models {seconds['models']:.1f} s",
         file=sys.stderr,
     )
+    result["measured_on"] = machine_description()
     if args.json:
         _write_json(args.json, result)
     is_default = not args.quick and command_line(result) == "python benchmarks/baselines.py"
     if args.write == "yes" or (args.write == "auto" and is_default):
         _write_json(JSON_PATH, result)
         write_text_atomic(MARKDOWN_PATH, results_markdown(result) + "\n")
-        machine = describe_machine_markdown(machine_description())
+        machine = describe_machine_markdown(result["measured_on"])
         replace_section(
             "baselines",
             "\n\n".join(

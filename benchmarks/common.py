@@ -11,6 +11,7 @@ import datetime
 import os
 import platform
 import re
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,6 +48,36 @@ def _memory_gb() -> float | None:
     return None
 
 
+def source_revision() -> str | None:
+    """The repository's commit, marked if the generator has uncommitted changes; None
+    outside a git checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPOSITORY), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changes = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(REPOSITORY),
+                "status",
+                "--porcelain",
+                "--",
+                "generator",
+                "open_multimodal_liver_cirrhosis.py",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{commit} (with uncommitted generator changes)" if changes else commit
+
+
 def machine_description() -> dict[str, str]:
     """What the figures were measured on: date, machine, software versions."""
     import numpy
@@ -68,6 +99,7 @@ def machine_description() -> dict[str, str]:
         ),
         "software": ", ".join(versions),
         "generator_version": GENERATOR_VERSION,
+        "commit": source_revision() or "unknown (not a git checkout)",
     }
 
 
@@ -78,7 +110,8 @@ def describe_machine_markdown(description: dict[str, str]) -> str:
             f"- date: {description['date']}",
             f"- machine: {description['machine']}",
             f"- software: {description['software']}",
-            f"- generator version: {description['generator_version']}",
+            f"- generator version: {description['generator_version']}, commit "
+            f"{description['commit']}",
         ]
     )
 
