@@ -85,7 +85,10 @@ CAUDATE_ONSET, CAUDATE_SPAN = 0.55, 0.45
 CAUDATE_GROWTH, RIGHT_LOBE_SHRINK = 0.45, 0.12
 #: Spleen linear scale: 1 + SPLEEN_GROWTH * severity^SPLEEN_EXPONENT (volume ~2.7x in
 #: cirrhosis, Ozgen 2024: linear ~1.4x), times a per-patient log-normal.
-SPLEEN_GROWTH, SPLEEN_EXPONENT, SPLEEN_SPREAD = 0.40, 2.0, 0.12
+SPLEEN_GROWTH, SPLEEN_EXPONENT, SPLEEN_SPREAD = 0.40, 2.0, 0.20
+#: SD of the anatomy's own read-out of severity (severity units), shared by all
+#: morphological signs of one patient.
+MORPHOLOGY_READOUT_SD = 0.25
 #: Probability of ascites in F4 (decompensation: a minority).
 ASCITES_PROBABILITY_F4 = 0.2
 
@@ -274,6 +277,9 @@ def sample_anatomy(rng: np.random.Generator, severity: float, stage: str) -> Ana
         rotation=rng.uniform(-0.5, 0.5),
     )
     jitter = rng.uniform(0.9, 1.1, size=8)
+    # The anatomy's own read-out of severity: morphology varies between patients with
+    # the same stiffness, so it is not an exact copy of the latent.
+    severity = severity + MORPHOLOGY_READOUT_SD * rng.standard_normal()
     caudate_gain = _ramp(severity, CAUDATE_ONSET, CAUDATE_SPAN)
     right_scale = (1.0 - RIGHT_LOBE_SHRINK * min(caudate_gain, 1.5)) * jitter[0]
     caudate_scale = (1.0 + CAUDATE_GROWTH * caudate_gain) * jitter[1]

@@ -61,9 +61,9 @@ LIVER_TEXTURE_HU, LIVER_TEXTURE_HU_PER_SEVERITY = 2.0, 4.0
 #: SPOT_BASE + SPOT_PER_SEVERITY * max(read-out severity - SPOT_ONSET, 0), so some
 #: F3-F4 livers have none.
 SPOT_STAGES = frozenset({"F3", "F4"})
-SPOT_BASE, SPOT_PER_SEVERITY, SPOT_ONSET = 0.5, 5.0, 0.3
+SPOT_BASE, SPOT_PER_SEVERITY, SPOT_ONSET = 0.4, 4.0, 0.3
 SPOT_RADIUS = 0.010  # field-of-view fractions (about 3.5 mm)
-SPOT_CONTRAST_HU = 140.0
+SPOT_CONTRAST_HU = 120.0
 #: Noise SD (HU) and its spectral roll-off (cycles per pixel at 224 pixels).
 NOISE_SD_HU = 10.0
 NOISE_ROLLOFF = 0.22

@@ -53,10 +53,10 @@ VISCERA_MIX, BOWEL_WAVELENGTH = 0.26, 0.08
 #: Multiplicative tissue texture SD (correlation length 1 % of the field of view).
 TISSUE_TEXTURE_SD = 0.03
 #: Reticulation: peak added signal at full effect, onset and span in severity.
-RETICULATION_PEAK, RETICULATION_ONSET, RETICULATION_SPAN = 0.05, 0.55, 0.55
+RETICULATION_PEAK, RETICULATION_ONSET, RETICULATION_SPAN = 0.03, 0.55, 0.55
 #: Nodules (F2-F4 only): Poisson mean count = NODULE_BASE + NODULE_PER_SEVERITY * s^1.5.
 NODULE_STAGES = frozenset({"F2", "F3", "F4"})
-NODULE_BASE, NODULE_PER_SEVERITY = 2.0, 10.0
+NODULE_BASE, NODULE_PER_SEVERITY = 2.0, 6.0
 NODULE_RADIUS = 0.012  # field-of-view fractions (about 4 mm)
 NODULE_RADIUS_PER_SEVERITY = 0.002
 NODULE_CONTRAST, NODULE_CONTRAST_PER_SEVERITY = 0.20, 0.06
