@@ -12,7 +12,7 @@ from generator.contract import DEFAULT_IMAGE_SIZE, DEFAULT_SEED, validate_parame
 from generator.ct import render_ct
 from generator.mri import render_mri
 from generator.random_streams import Stream, stream_rng
-from generator.ultrasound import render_ultrasound
+from generator.ultrasound import fan_geometry, render_ultrasound
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +43,37 @@ def generate_patient(
     anatomy = sample_anatomy(
         stream_rng(seed, index, Stream.ANATOMY), labels.severity, labels.fibrosis_stage
     )
-    axial = axial_label_map(anatomy, image_size)
+    factor = supersampling(image_size)
+    size = image_size * factor
+    axial = axial_label_map(anatomy, size)
     outputs = {
         "MRI": render_mri(labels, anatomy, axial, stream_rng(seed, index, Stream.MRI)),
         "CT": render_ct(labels, anatomy, axial, stream_rng(seed, index, Stream.CT)),
-        "US": render_ultrasound(
-            labels, anatomy, image_size, stream_rng(seed, index, Stream.ULTRASOUND)
-        ),
+        "US": render_ultrasound(labels, anatomy, size, stream_rng(seed, index, Stream.ULTRASOUND)),
     }
-    images = {m: np.ascontiguousarray(image, dtype=np.float32) for m, (image, _) in outputs.items()}
-    label_maps = {m: label_map for m, (_, label_map) in outputs.items()}
+    images, label_maps = {}, {}
+    for modality, (image, label_map) in outputs.items():
+        if factor > 1:
+            image = image.reshape(image_size, factor, image_size, factor).mean(axis=(1, 3))
+            # The centre sample of each block lies exactly on the output pixel's centre.
+            label_map = np.ascontiguousarray(
+                label_map[factor // 2 :: factor, factor // 2 :: factor]
+            )
+            if modality == "US":
+                image[~fan_geometry(image_size).inside] = 0.0
+        images[modality] = np.ascontiguousarray(image, dtype=np.float32)
+        label_maps[modality] = label_map
     return Patient(labels=labels, images=images, label_maps=label_maps)
+
+
+#: Images smaller than this are rendered at an odd multiple of their size and
+#: block-averaged (each pixel the mean over its area: no aliasing of speckle or edges).
+SUPERSAMPLE_BELOW = 96
+
+
+def supersampling(image_size: int) -> int:
+    """Odd rendering factor for ``image_size``: 1 from ``SUPERSAMPLE_BELOW`` pixels up."""
+    if image_size >= SUPERSAMPLE_BELOW:
+        return 1
+    factor = -(-SUPERSAMPLE_BELOW // image_size)
+    return factor if factor % 2 else factor + 1
