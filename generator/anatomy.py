@@ -46,6 +46,7 @@ NODULE = 15  # MRI only: bright nodules inside the liver (F2-F4)
 SPOT = 16  # CT only: high-density spots inside the liver (F3-F4)
 REFLECTION = 17  # ultrasound only: bright reflections inside the liver (F3-F4)
 RIB = 18  # rib cross-sections in the body wall
+GALLBLADDER = 19  # bile-filled gallbladder in its fossa under the liver
 
 LABEL_NAMES = {
     BACKGROUND: "background",
@@ -67,6 +68,7 @@ LABEL_NAMES = {
     SPOT: "liver_spot",
     REFLECTION: "liver_reflection",
     RIB: "rib",
+    GALLBLADDER: "gallbladder",
 }
 #: Ids that belong to the liver (parenchyma and the focal findings drawn inside it).
 LIVER_IDS = (LIVER, NODULE, SPOT, REFLECTION)
@@ -86,6 +88,8 @@ CAUDATE_GROWTH, RIGHT_LOBE_SHRINK = 0.45, 0.12
 #: Spleen linear scale: 1 + SPLEEN_GROWTH * severity^SPLEEN_EXPONENT (volume ~2.7x in
 #: cirrhosis, Ozgen 2024: linear ~1.4x), times a per-patient log-normal.
 SPLEEN_GROWTH, SPLEEN_EXPONENT, SPLEEN_SPREAD = 0.40, 2.0, 0.20
+#: Probability that the gallbladder is seen (it may be contracted or removed).
+GALLBLADDER_PROBABILITY = 0.85
 #: SD of the anatomy's own read-out of severity (severity units), shared by all
 #: morphological signs of one patient.
 MORPHOLOGY_READOUT_SD = 0.25
@@ -230,6 +234,7 @@ class Anatomy:
     ivc: Ellipse
     paraspinal: tuple[Ellipse, Ellipse]
     ribs: tuple[Ellipse, ...]
+    gallbladder: Ellipse | None  # None: contracted or removed
     bowel_gas: tuple[Ellipse, ...]
     diaphragm_thickness: float  # q units around the liver
     has_ascites: bool
@@ -401,7 +406,18 @@ def sample_anatomy(rng: np.random.Generator, severity: float, stage: str) -> Ana
         diaphragm_thickness=rng.uniform(0.12, 0.18),
         has_ascites=has_ascites,
         spleen_scale=spleen_scale,
+        gallbladder=_sample_gallbladder(liver, rng),
     )
+
+
+def _sample_gallbladder(liver: Liver, rng: np.random.Generator) -> Ellipse | None:
+    """The gallbladder in the fossa between the lobes, on the liver's anterior surface."""
+    present = rng.uniform() < GALLBLADDER_PROBABILITY
+    u, v = rng.uniform(-0.1, 0.15), rng.uniform(-0.55, -0.4)
+    x, y = liver.to_fov(u, v)
+    semi_major, semi_minor = rng.uniform(0.035, 0.055), rng.uniform(0.02, 0.03)
+    rotation = liver.frame.rotation + rng.uniform(-0.4, 0.4)
+    return Ellipse(float(x), float(y), semi_major, semi_minor, rotation) if present else None
 
 
 #: Maps a bounding box (x0, x1, y0, y1) in FOV fractions to the (rows, cols) slices of
@@ -486,6 +502,8 @@ def rasterise(
     for vessel in liver.vessel_ellipses():
         paint(vessel, HEPATIC_VESSEL, (LIVER,))
     paint(anatomy.spleen, SPLEEN, (*soft, DIAPHRAGM, ASCITES, LIVER))
+    if anatomy.gallbladder is not None:
+        paint(anatomy.gallbladder, GALLBLADDER, (*soft, LIVER, HEPATIC_VESSEL, DIAPHRAGM, ASCITES))
     paint(anatomy.kidney, KIDNEY, (*soft, DIAPHRAGM, LIVER, HEPATIC_VESSEL))
     for muscle in anatomy.paraspinal:
         paint(muscle, MUSCLE, (*soft, SUBCUTANEOUS_FAT, DIAPHRAGM, KIDNEY))

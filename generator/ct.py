@@ -42,6 +42,7 @@ TISSUE_HU = {
     A.DIAPHRAGM: 40.0,
     A.ASCITES: 10.0,
     A.HEPATIC_VESSEL: 42.0,
+    A.GALLBLADDER: 8.0,  # bile
     A.RIB: 550.0,  # cortex and marrow averaged over the rib's cross-section
 }
 CORTEX_HU = 900.0

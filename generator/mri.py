@@ -42,6 +42,7 @@ TISSUE_SIGNAL = {
     A.DIAPHRAGM: 0.15,
     A.ASCITES: 0.90,
     A.HEPATIC_VESSEL: 0.06,  # flow void
+    A.GALLBLADDER: 0.90,  # bile
     A.RIB: 0.12,  # cortical bone, little marrow at this resolution
 }
 #: Liver signal gained per unit of read-out severity (F0 median -> F4 median).

@@ -62,6 +62,7 @@ TISSUE_ECHO = {
     A.DIAPHRAGM: 7.0,
     A.ASCITES: 0.0,
     A.HEPATIC_VESSEL: 0.01,
+    A.GALLBLADDER: 0.0,  # anechoic bile
     A.RIB: 5.0,
 }
 #: Attenuation per label, dB/cm/MHz (REFERENCE.md: liver 0.50, spleen 0.40, fat 0.63,
@@ -84,6 +85,7 @@ TISSUE_ATTENUATION = {
     A.ASCITES: 0.01,
     A.HEPATIC_VESSEL: 0.15,
     A.RIB: 15.0,
+    A.GALLBLADDER: 0.01,
 }
 #: Log-normal SD of the viscera's echo (bowel loops, gas, fat), and the loops' size.
 BOWEL_TEXTURE_SD, BOWEL_WAVELENGTH = 0.9, 0.06
