@@ -82,6 +82,8 @@ NODULARITY_ONSET, NODULARITY_SPAN = 0.65, 0.35
 #: Surface bump amplitude (fraction of the liver's local radius^2) at full effect; a
 #: small baseline keeps every liver slightly irregular.
 NODULARITY_BASE, NODULARITY_FULL = 0.012, 0.11
+#: Cap of the nodularity ramp (beyond it the bumps would become spikes).
+NODULARITY_CAP = 1.4
 #: Caudate enlargement and right-lobe shrinkage at full effect (onset as for nodularity).
 CAUDATE_ONSET, CAUDATE_SPAN = 0.55, 0.45
 CAUDATE_GROWTH, RIGHT_LOBE_SHRINK = 0.45, 0.12
@@ -187,6 +189,10 @@ class Liver:
 
     def field(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Implicit liver function: <= 1 inside the (nodular) outline; float32 like ``x``."""
+        return self.fields(x, y)[1]
+
+    def fields(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The liver function without and with the surface nodules (float32 like ``x``)."""
         u, v = self.local(x, y)
         smooth = 8.0  # sharpness of the soft union (log-sum-exp) of the lobes
         uu, vv, uv = u * u, v * v, u * v
@@ -211,7 +217,7 @@ class Liver:
         q = 1.0 - np.log(total) * np.float32(1.0 / smooth)
         angle = np.arctan2(v, u)
         bumps = np.abs(np.sin(np.float32(self.bump_count / 2.0) * angle + self.bump_phase))
-        return q * (1.0 - np.float32(self.nodularity) * (bumps - np.float32(0.64)))
+        return q, q * (1.0 - np.float32(self.nodularity) * (bumps - np.float32(0.64)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,8 +297,8 @@ def sample_anatomy(rng: np.random.Generator, severity: float, stage: str) -> Ana
     right_lobe = (-0.30, 0.12, 0.86 * right_scale, 0.88 * jitter[2], 0.0)
     left_lobe = (0.42, -0.30, 0.60 * jitter[3], 0.40 * jitter[4], -0.35 * jitter[5])
     caudate = (0.30, 0.40, 0.34 * caudate_scale, 0.30 * caudate_scale, 0.3)
-    nodularity = NODULARITY_BASE + NODULARITY_FULL * _ramp(
-        severity, NODULARITY_ONSET, NODULARITY_SPAN
+    nodularity = NODULARITY_BASE + NODULARITY_FULL * min(
+        _ramp(severity, NODULARITY_ONSET, NODULARITY_SPAN), NODULARITY_CAP
     )
     has_ascites = stage == "F4" and rng.uniform() < ASCITES_PROBABILITY_F4
     vessels = []
@@ -490,14 +496,15 @@ def rasterise(
     where = locate((mx - hx, mx + hx, my - hy, my + hy)) if locate is not None else None
     where = where if where is not None else (slice(None), slice(None))
     sub, lx, ly = labels[where], x[where], y[where]
-    liver_q = liver.field(lx, ly)
-    # The diaphragm covers the liver's posterior surface.
+    smooth_q, liver_q = liver.fields(lx, ly)
+    # The diaphragm covers the liver's posterior surface; it and the ascites around the
+    # liver follow the smooth outline, the liver the nodular one.
     _, v = liver.local(lx, ly)
     behind = v > 0.25
-    diaphragm = (liver_q <= np.float32(shell + anatomy.diaphragm_thickness)) & behind
+    diaphragm = (smooth_q <= np.float32(shell + anatomy.diaphragm_thickness)) & behind
     sub[diaphragm & _lookup(soft)[sub]] = DIAPHRAGM
     if anatomy.has_ascites:
-        sub[(liver_q <= np.float32(shell)) & _lookup((*soft, DIAPHRAGM))[sub]] = ASCITES
+        sub[(smooth_q <= np.float32(shell)) & _lookup((*soft, DIAPHRAGM))[sub]] = ASCITES
     sub[(liver_q <= 1.0) & _lookup((*soft, DIAPHRAGM, ASCITES))[sub]] = LIVER
     for vessel in liver.vessel_ellipses():
         paint(vessel, HEPATIC_VESSEL, (LIVER,))
