@@ -277,16 +277,32 @@ def _to_beam(probe: Probe, x: float, y: float, size: int) -> tuple[float, float]
 def _locate(
     probe: Probe, size: int, bounds: tuple[float, float, float, float]
 ) -> tuple[slice, slice] | None:
-    """Beam-grid rows and columns that can see the axial box ``bounds`` (with a margin)."""
+    """Beam-grid rows and columns that can see the axial box ``bounds`` (conservative).
+
+    Seen from the apex (outside the box), the box spans the distances from its nearest
+    point to its farthest corner, and the angles of its corners.
+    """
     x0, x1, y0, y1 = bounds
-    xs, ys = (x0, (x0 + x1) / 2, x1), (y0, (y0 + y1) / 2, y1)
-    views = [_to_beam(probe, px, py, size) for px in xs for py in ys]
-    cols = [v[0] for v in views]
-    rows = [v[1] for v in views]
-    margin_c = 0.15 * (max(cols) - min(cols)) + 2.0 / size
-    margin_r = 0.15 * (max(rows) - min(rows)) + 2.0 / size
+    ax, ay = probe.apex_x, probe.apex_y
+    near = math.hypot(min(max(ax, x0), x1) - ax, min(max(ay, y0), y1) - ay)
+    if near == 0.0:
+        return slice(None), slice(None)
+    corners = ((x0, y0), (x0, y1), (x1, y0), (x1, y1))
+    far = max(math.hypot(cx - ax, cy - ay) for cx, cy in corners)
+    angles = [
+        (math.atan2(cy - ay, cx - ax) - probe.beam_angle + math.pi) % (2 * math.pi) - math.pi
+        for cx, cy in corners
+    ]
+    if max(angles) - min(angles) > math.pi:  # the box lies behind the apex: keep it all
+        return slice(None), slice(None)
+    span = 2.0 * FAN_HALF_ANGLE
     return grid_slices(
-        (min(cols) - margin_c, max(cols) + margin_c, min(rows) - margin_r, max(rows) + margin_r),
+        (
+            (min(angles) + FAN_HALF_ANGLE) / span,
+            (max(angles) + FAN_HALF_ANGLE) / span,
+            (near - PROBE_RADIUS) / DEPTH,
+            (far - PROBE_RADIUS) / DEPTH,
+        ),
         size,
     )
 

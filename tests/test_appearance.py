@@ -309,6 +309,21 @@ class TestDeterminism:
 
 
 class TestPrimitives:
+    def test_ultrasound_locator_does_not_change_the_labels(self, anatomies):
+        """Restricting small structures to their beam-grid box is exact."""
+        import functools
+
+        from generator.anatomy import rasterise
+        from generator.ultrasound import _locate, beam_points, sample_ultrasound_parameters
+
+        geometry = fan_geometry(64)
+        for labels, anatomy in anatomies[:30]:
+            rng = stream_rng(SEED, labels.index, Stream.ULTRASOUND)
+            probe = sample_ultrasound_parameters(labels, anatomy, rng).probe
+            x, y = beam_points(probe, geometry)
+            located = rasterise(anatomy, x, y, functools.partial(_locate, probe, 64))
+            np.testing.assert_array_equal(rasterise(anatomy, x, y), located)
+
     def test_correlated_field_unit_sd(self):
         rng = np.random.Generator(np.random.PCG64(0))
         for kind, scale, parameter in (("gaussian", 0.02, 0.0), ("ct", 0.0, 0.22)):
