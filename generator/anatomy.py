@@ -5,15 +5,16 @@ patient has the same anatomy at every image size. The slice follows the radiolog
 convention: the patient's right is on the image's left, anterior at the top.
 
 Structures: body outline with a subcutaneous fat layer, abdominal-wall and paraspinal
-muscle, intra-abdominal fat and bowel (with gas), vertebral body and spinal canal,
-aorta, inferior vena cava, right kidney, spleen, diaphragm and a liver built as a smooth
-union of three lobes (right, left, caudate) inside the seed's patient-specific ellipse
-(position, size, rotation). Stage-dependent morphology (REFERENCE.md, "Morphology"):
-surface nodularity (flat until F3, marked at F4), caudate/right-lobe enlargement in
-F3-F4, spleen growth (gradual, steepest at F3-F4), perihepatic ascites in a minority of
-F4 patients. Geometry is sampled once (``sample_anatomy``) into a frozen record;
-``rasterise`` evaluates it at any set of points (the CT/MRI pixel grid, or the points
-an ultrasound probe sees).
+muscle, ribs, intra-abdominal fat and bowel (with gas), vertebra and spinal canal,
+aorta, inferior vena cava, right kidney, spleen, diaphragm, gallbladder and a liver
+built as a smooth union of three lobes (right, left, caudate) with intrahepatic vessels,
+inside the seed's patient-specific ellipse (position, size, rotation). Stage-dependent
+morphology (REFERENCE.md, "Morphology"): surface nodularity (flat until F3, marked at
+F4), caudate/right-lobe enlargement in F3-F4, spleen growth (gradual, steepest at
+F3-F4), perihepatic ascites in a minority of F4 patients. Morphology reads the latent
+severity through the anatomy's own noise (``MORPHOLOGY_READOUT_SD``). Geometry is
+sampled once (``sample_anatomy``) into a frozen record; ``rasterise`` evaluates it at
+any set of points (the CT/MRI pixel grid, or the ultrasound probe's beam grid).
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ BODY_EXPONENT = 2.5
 
 
 def _ramp(severity: float, onset: float, span: float) -> float:
-    """0 below ``onset``, rising smoothly (cubic-ish) to 1 at ``onset + span``, then linear."""
+    """0 below ``onset``, rising as t^1.5 to 1 at ``onset + span``, then linearly."""
     t = max(severity - onset, 0.0) / span
     return t**1.5 if t < 1.0 else 1.0 + 1.5 * (t - 1.0)
 

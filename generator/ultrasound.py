@@ -1,9 +1,13 @@
 """B-mode ultrasound through a convex probe: sector field of view, attenuation, speckle.
 
 Physics (REFERENCE.md, "Physical values"): an abdominal convex probe (3.5 MHz here)
-images a fan-shaped sector; outside it the image is black. Echoes lose
-``2 * alpha * f * depth`` dB on the round trip (liver 0.5 dB/cm/MHz) and time-gain
-compensation restores only part of it. Speckle: a field of complex scatterers whose
+images a fan-shaped sector; outside it the image is black. Echoes are formed on a beam
+grid (depth samples x scan lines) and scan-converted to the display. Along each line
+they lose ``2 * alpha * f * depth`` dB on the round trip with each tissue's own alpha
+(liver 0.5, fat 0.63, kidney 1.0, bone ~15 dB/cm/MHz), so bone and gas cast shadows and
+fluid enhances what lies behind it; time-gain compensation restores part of the loss
+expected in liver, the near-field gain that of the body wall. Speckle: a field of
+complex scatterers whose
 intensities are Gamma distributed (shape m; a Nakagami(m) envelope has a Gamma(m)
 intensity; healthy liver m ~ 0.8-1.0, fibrosis pushes m below 1; Tsui et al. 2015,
 2017) is convolved with an anisotropic point-spread function (short along the beam,
@@ -37,7 +41,7 @@ FAN_HALF_ANGLE = math.radians(34.0)
 PROBE_RADIUS = 0.12
 #: Imaging depth below the skin (about 16 cm).
 DEPTH = 0.45
-#: Speed of the display: image height covers PROBE_RADIUS..PROBE_RADIUS+DEPTH from the apex.
+#: Physical width of the axial field of view, cm (converts fractions to depths in cm).
 FOV_CM = 36.0
 FREQUENCY_MHZ = 3.5
 #: Time-gain compensation assumes liver attenuation (dB/cm/MHz) and restores this
@@ -95,11 +99,12 @@ BOUNDARY_ECHO = 3.0
 LIVER_ECHO_DB_PER_SEVERITY = 7.0
 #: SD of the ultrasound's own read-out of severity (severity units).
 READOUT_SD = 0.30
-#: Gamma shape of the liver's scatterer intensity: m = M_HEALTHY - M_PER_SEVERITY * s.
+#: Gamma shape of the liver's scatterer intensity: m = M_HEALTHY - M_PER_SEVERITY * s
+#: (s: the ultrasound's read-out of severity, floored at 0), at least M_MIN.
 M_HEALTHY, M_PER_SEVERITY, M_MIN = 1.0, 0.45, 0.3
 #: Scatterer clustering (log-normal modulation) of the liver: SD and correlation length.
 CLUSTER_SD_BASE, CLUSTER_SD_PER_SEVERITY = 0.15, 0.7
-CLUSTER_LENGTH_BASE, CLUSTER_LENGTH_PER_SEVERITY = 0.008, 0.016  # US image fractions
+CLUSTER_LENGTH_BASE, CLUSTER_LENGTH_PER_SEVERITY = 0.008, 0.016  # beam-grid fractions
 #: Point-spread function SDs, mm: along the beam, and across it at mid depth (the
 #: lateral width is a fixed angle, so it widens with depth).
 PSF_AXIAL_MM, PSF_LATERAL_MM = 0.6, 1.2
