@@ -19,6 +19,9 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 RESULTS_PATH = REPOSITORY / "benchmarks" / "results.md"
 
+#: The sections of ``results.md``, in the order they appear.
+SECTION_ORDER = ("performance", "baselines")
+
 _RESULTS_HEADER = """\
 # Benchmarks and baselines
 
@@ -142,8 +145,15 @@ def replace_section(name: str, body: str, path: Path = RESULTS_PATH) -> None:
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    else:  # a new section goes before the first present section listed after it
+        later = SECTION_ORDER[SECTION_ORDER.index(name) + 1 :] if name in SECTION_ORDER else ()
+        positions = [text.find(_markers(other)[0]) for other in later]
+        positions = [position for position in positions if position >= 0]
+        if positions:
+            at = min(positions)
+            text = text[:at] + block + "\n\n" + text[at:]
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
     write_text_atomic(path, text)
 
 

@@ -220,3 +220,10 @@ class TestResultsSections:
         text = path.read_text()
         assert "three" in text and "two" in text and "one" not in text
         assert text.index("three") < text.index("two")
+
+    def test_a_new_section_takes_its_place_in_the_order(self, tmp_path):
+        path = tmp_path / "results.md"
+        common.replace_section("baselines", "second", path)
+        common.replace_section("performance", "first", path)
+        text = path.read_text()
+        assert text.startswith("# ") and text.index("first") < text.index("second")
