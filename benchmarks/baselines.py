@@ -637,8 +637,21 @@ def checks_text(result: dict) -> str:
     )
 
 
+def _without_nan(value):
+    """``value`` with every float NaN (an undefined metric) replaced by ``None``."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _without_nan(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nan(item) for item in value]
+    return value
+
+
 def _write_json(path: Path, result: dict) -> None:
-    write_text_atomic(path, json.dumps(result, indent=2, allow_nan=True) + "\n")
+    """Strict JSON (undefined metrics as ``null``), written atomically."""
+    text = json.dumps(_without_nan(result), indent=2, allow_nan=False)
+    write_text_atomic(path, text + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -78,7 +78,12 @@ def baselines_quick(tmp_path_factory) -> Quick:
     before = _written_files()
     result = _script("baselines.py", "--quick", "--explain", "--json", str(path))
     assert result.returncode == 0, result.stderr
-    return Quick(result.stdout, _written_files() != before, json.loads(path.read_text()))
+    strict = json.loads(path.read_text(), parse_constant=_refuse_constant)  # no NaN
+    return Quick(result.stdout, _written_files() != before, strict)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"not strict JSON: {name}")
 
 
 class TestRunScript:
@@ -155,6 +160,9 @@ class TestBaselinesScript:
         rows = _table(baselines_quick.stdout, baselines.TABLE_HEADERS)
         for row, record in zip(rows, result["results"], strict=True):
             assert row[5] == baselines._fmt(record["accuracy"])
+            assert row[3] == baselines._fmt(
+                math.nan if record["auroc"] is None else record["auroc"]
+            )
 
 
 class TestDrawCounting:
