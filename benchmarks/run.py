@@ -354,6 +354,11 @@ def _bytes_by_part(folder: Path) -> dict[str, int]:
 def measure_export(sizes: Sizes, folder: Path) -> list[tuple]:
     """The full export (all formats, all cores), timed by part through its part functions."""
     seconds = dict.fromkeys(EXPORT_PARTS.values(), 0.0)
+    missing = [name for name in EXPORT_PARTS if not hasattr(generator.export, name)]
+    if missing:
+        raise RuntimeError(
+            f"generator.export no longer calls {missing}: update EXPORT_PARTS in benchmarks/run.py"
+        )
     originals = {name: getattr(generator.export, name) for name in EXPORT_PARTS}
 
     def timed(name: str) -> Callable:
@@ -382,6 +387,9 @@ def measure_export(sizes: Sizes, folder: Path) -> list[tuple]:
     finally:
         for name, function in originals.items():
             setattr(generator.export, name, function)
+    untimed = [part for part, spent in seconds.items() if spent == 0]
+    if untimed:
+        raise RuntimeError(f"the export did not go through the {untimed} part functions")
     written = _bytes_by_part(folder)
     hashed = sum(size for part, size in written.items() if part != "manifest")
     n, size = sizes.num_patients, sizes.image_size
