@@ -68,6 +68,7 @@ from generator.contract import (
     MODALITIES,
     POSITIVE_STAGES,
     STAGES,
+    validate_parameters,
 )
 from generator.patient import generate_patient
 
@@ -686,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=os.cpu_count() or 1,
-        help="processes generating patients (default: all cores)",
+        help="worker processes generating patients and fitting models (default: all cores)",
     )
     parser.add_argument(
         "--quick",
@@ -717,6 +718,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.quick:
         args.num_patients, args.image_size = QUICK["num_patients"], QUICK["image_size"]
+    try:
+        validate_parameters(
+            num_patients=args.num_patients, image_size=args.image_size, seed=args.seed
+        )
+    except ValueError as error:
+        print(f"baselines.py: error: {error}", file=sys.stderr)
+        return 2
     if args.num_patients < 10:
         print("baselines.py: error: --num-patients must be >= 10", file=sys.stderr)
         return 2
