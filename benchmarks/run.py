@@ -515,6 +515,26 @@ def measure_loading(sizes: Sizes, folder: Path, workdir: Path) -> list[tuple]:
 
 # ------------------------------------------------------------------------------ main
 
+LEGEND = """\
+How to read it:
+
+- `generation`: `generate_patient` in one process; a modality's figure counts only the
+  time in its render function, `rest` the labels and anatomy shared by all three.
+- `random numbers`: 64-bit words drawn from each part's PCG64 streams, counted exactly
+  from the generator states. `generation / draw floor`: generation time divided by the
+  time `PCG64.random_raw` takes to draw the same words (1 would be the floor).
+- `export`: `generator/export.py` with every part and all cores; MB/s are bytes written
+  by a part over its time (for the manifest, bytes hashed).
+- `streaming`: `as_streaming_dataset(split="train")` with images decoded to arrays; two
+  workers are two processes each iterating `IterableDataset.shard(2, i)` (what
+  DataLoader workers do; torch is not needed).
+- `loading`: `datasets.load_dataset(folder, config)` with an empty cache, then every
+  train row with its images as arrays; against `np.load` of the same `.npy` files.
+- `memory`: peak RSS of a fresh process running `download_and_prepare` (default config,
+  `num_proc=1`), from `os.wait4`; a ratio near 1 means memory stays flat.
+- Timings are wall-clock: other load on the machine slows them.
+"""
+
 
 def run_benchmarks(sizes: Sizes, workdir: Path, log: Callable[[str], object]) -> list[tuple]:
     """Every benchmark, in order; ``log`` reports progress."""
@@ -593,6 +613,7 @@ def main(argv: list[str] | None = None) -> int:
                     "each figure measures):",
                     describe_machine_markdown(machine_description()),
                     table,
+                    LEGEND,
                 ]
             ),
         )
