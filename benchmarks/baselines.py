@@ -73,8 +73,9 @@ from generator.contract import (
 from generator.patient import generate_patient
 
 FUSED = "fused"
+#: Table names of the models; ``{pixels}`` is the side of the downsampled image.
 MODEL_NAMES = {
-    "pixels": "logistic regression, 32 x 32 pixels",
+    "pixels": "logistic regression, {pixels} x {pixels} pixels",
     "features": "liver-region features",
     "majority": "majority class (train)",
 }
@@ -575,10 +576,11 @@ TABLE_HEADERS = (
 
 def results_table(result: dict) -> str:
     """The results as a markdown table, one row per baseline."""
+    pixels = result["parameters"]["pixels"]
     rows = [
         (
             r["modality"],
-            MODEL_NAMES[r["model"]],
+            MODEL_NAMES[r["model"]].format(pixels=pixels),
             r["selected"],
             _fmt(r["auroc"]),
             f"{_fmt(r['auroc_low'])} - {_fmt(r['auroc_high'])}",
@@ -620,7 +622,12 @@ def results_markdown(result: dict) -> str:
             f"lowest five-class log loss), evaluated once on `test` ({sizes['test']}: "
             f"{counts}). Binary AUROC is F3-F4 vs F0-F2 with P(F3) + P(F4) as the score; "
             f"its 95 % interval is a percentile bootstrap of {parameters['bootstrap_resamples']} "
-            "test resamples.",
+            "test resamples. Both models predict the five stages: a logistic regression on "
+            f"the images block-averaged to {parameters['pixels']} x {parameters['pixels']}, "
+            "and a model on liver-region features read through the label maps (liver "
+            "intensity statistics, texture and outline; spleen size and intensity), "
+            "logistic regression or gradient boosting as chosen on `val`. Fused: the three "
+            "modalities' inputs side by side.",
             "",
             results_table(result),
             "",

@@ -121,7 +121,7 @@ class TestBaselinesScript:
     def test_table_has_every_modality_model_and_the_majority(self, baselines_quick):
         rows = _table(baselines_quick.stdout, baselines.TABLE_HEADERS)
         expected = [
-            (modality, baselines.MODEL_NAMES[kind])
+            (modality, baselines.MODEL_NAMES[kind].format(pixels=32))
             for modality in (*MODALITIES, baselines.FUSED)
             for kind in ("pixels", "features")
         ] + [("-", baselines.MODEL_NAMES["majority"])]
