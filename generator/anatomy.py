@@ -82,20 +82,20 @@ NUM_LABELS = len(LABEL_NAMES)
 NODULARITY_ONSET, NODULARITY_SPAN = 0.65, 0.35
 #: Surface bump amplitude (fraction of the liver's local radius^2) at full effect; a
 #: small baseline keeps every liver slightly irregular.
-NODULARITY_BASE, NODULARITY_FULL = 0.012, 0.11
+NODULARITY_BASE, NODULARITY_FULL = 0.012, 0.10
 #: Cap of the nodularity ramp (beyond it the bumps would become spikes).
 NODULARITY_CAP = 1.4
 #: Caudate enlargement and right-lobe shrinkage at full effect (onset as for nodularity).
 CAUDATE_ONSET, CAUDATE_SPAN = 0.55, 0.45
-CAUDATE_GROWTH, RIGHT_LOBE_SHRINK = 0.45, 0.12
+CAUDATE_GROWTH, RIGHT_LOBE_SHRINK = 0.35, 0.10
 #: Spleen linear scale: 1 + SPLEEN_GROWTH * severity^SPLEEN_EXPONENT (volume ~2.7x in
 #: cirrhosis, Ozgen 2024: linear ~1.4x), times a per-patient log-normal.
-SPLEEN_GROWTH, SPLEEN_EXPONENT, SPLEEN_SPREAD = 0.40, 2.0, 0.20
+SPLEEN_GROWTH, SPLEEN_EXPONENT, SPLEEN_SPREAD = 0.28, 2.0, 0.30
 #: Probability that the gallbladder is seen (it may be contracted or removed).
 GALLBLADDER_PROBABILITY = 0.85
 #: SD of the anatomy's own read-out of severity (severity units), shared by all
 #: morphological signs of one patient.
-MORPHOLOGY_READOUT_SD = 0.25
+MORPHOLOGY_READOUT_SD = 0.35
 #: Probability of ascites in F4 (decompensation: a minority).
 ASCITES_PROBABILITY_F4 = 0.2
 

@@ -96,8 +96,10 @@ BOWEL_TEXTURE_SD, BOWEL_WAVELENGTH = 0.9, 0.06
 #: Extra echo at interfaces between tissues (specular reflection).
 BOUNDARY_ECHO = 3.0
 #: Liver echo gained per unit of read-out severity, dB.
-LIVER_ECHO_DB_PER_SEVERITY = 7.0
-#: SD of the ultrasound's own read-out of severity (severity units).
+LIVER_ECHO_DB_PER_SEVERITY = 8.0
+#: SD of the ultrasound's own read-out of severity (severity units), independent of the
+#: other modalities' read-outs. Lower than MRI's and CT's: speckle, attenuation and
+#: gain already blur the ultrasound's liver mean.
 READOUT_SD = 0.30
 #: Gamma shape of the liver's scatterer intensity: m = M_HEALTHY - M_PER_SEVERITY * s
 #: (s: the ultrasound's read-out of severity, floored at 0), at least M_MIN.
@@ -110,9 +112,9 @@ CLUSTER_LENGTH_BASE, CLUSTER_LENGTH_PER_SEVERITY = 0.008, 0.016  # beam-grid fra
 PSF_AXIAL_MM, PSF_LATERAL_MM = 0.6, 1.2
 #: Bright reflections (F3-F4 only).
 REFLECTION_STAGES = frozenset({"F3", "F4"})
-REFLECTION_BASE, REFLECTION_PER_SEVERITY = 1.0, 4.0
+REFLECTION_BASE, REFLECTION_PER_SEVERITY = 0.6, 2.5
 REFLECTION_RADIUS = 0.006  # axial FOV fractions
-REFLECTION_ECHO = 25.0
+REFLECTION_ECHO = 10.0
 #: Log compression: intensity in dB (liver F0 median = 0 dB) shown over DYNAMIC_RANGE_DB
 #: below REFERENCE_DB.
 DYNAMIC_RANGE_DB, REFERENCE_DB = 60.0, 31.0
