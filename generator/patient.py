@@ -39,7 +39,19 @@ def generate_patient(
 ) -> Patient:
     """Generate patient ``index`` (0-based): a pure function of (seed, index, image_size)."""
     validate_parameters(num_patients=index + 1, image_size=image_size, seed=seed)
-    labels = sample_labels(index, seed=seed)
+    return render_patient(sample_labels(index, seed=seed), seed=seed, image_size=image_size)
+
+
+def render_patient(
+    labels: PatientLabels, *, seed: int = DEFAULT_SEED, image_size: int = DEFAULT_IMAGE_SIZE
+) -> Patient:
+    """Render the patient with ``labels`` from the random streams of ``(seed, labels.index)``.
+
+    ``generate_patient`` renders the sampled labels; other labels (e.g. the same patient
+    at another stage and stiffness) give that patient's counterfactual images, with the
+    same anatomy draws and noise streams.
+    """
+    index = labels.index
     anatomy = sample_anatomy(
         stream_rng(seed, index, Stream.ANATOMY), labels.severity, labels.fibrosis_stage
     )

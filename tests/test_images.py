@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+from measurements import liver_mean
 
-from generator import generate_patient
+from generator import generate_patient, render_patient, sample_labels
 from generator.contract import MODALITIES
 
 
@@ -42,6 +45,26 @@ def test_invalid_parameters_name_the_value():
         generate_patient(0, image_size=16)
     with pytest.raises(ValueError, match="seed=-1"):
         generate_patient(0, seed=-1)
+
+
+class TestRenderPatient:
+    def test_rendering_the_sampled_labels_is_generate_patient(self):
+        rendered = render_patient(sample_labels(6, seed=3), seed=3, image_size=48)
+        generated = generate_patient(6, seed=3, image_size=48)
+        for modality in MODALITIES:
+            np.testing.assert_array_equal(rendered.images[modality], generated.images[modality])
+
+    def test_counterfactual_stage_changes_the_liver_not_the_person(self):
+        labels = sample_labels(6, seed=3)
+        f0 = render_patient(
+            dataclasses.replace(labels, fibrosis_stage="F0", liver_stiffness_kpa=4.1), seed=3
+        )
+        f4 = render_patient(
+            dataclasses.replace(labels, fibrosis_stage="F4", liver_stiffness_kpa=22.2), seed=3
+        )
+        assert f0.labels.age == f4.labels.age and f0.labels.sex == f4.labels.sex
+        assert f4.liver_mask("MRI").any() and f0.liver_mask("MRI").any()
+        assert liver_mean(f4, "MRI") > liver_mean(f0, "MRI")
 
 
 class TestDeterminism:

@@ -4,6 +4,11 @@ Seed ("Generation Process"): MRI intensity rises with stage and bright nodules a
 for F2-F4; CT density rises with stage and high-density spots appear in F3-F4;
 ultrasound echogenicity and texture coarseness rise with stage, with bright reflections
 in advanced fibrosis.
+
+Each modality reads the patient's severity with its own noise, as real imaging does,
+so stages overlap: trends are asserted on group statistics of ``PER_STAGE`` patients a
+stage, with thresholds chosen to hold for other seeds too (checked with 7, 2024, 1),
+not only for the test seed.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ import numpy as np
 import pytest
 from measurements import bright_outlier_fraction, liver_mean, spearman, speckle_correlation
 
+from generator import anatomy as A
 from generator import generate_patient, sample_labels
 from generator.contract import STAGES
 
-PER_STAGE = 24
+PER_STAGE = 48
 IMAGE_SIZE = 128
+#: Each modality's focal finding: its label id and the first stage that may show it.
+FINDINGS = {"MRI": (A.NODULE, "F2"), "CT": (A.SPOT, "F3"), "US": (A.REFLECTION, "F3")}
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +55,15 @@ def _stage_correlation(values_by_stage):
     return spearman(stages, values)
 
 
+def _finding_pixels(patient, modality):
+    return int(np.count_nonzero(patient.label_maps[modality] == FINDINGS[modality][0]))
+
+
 @pytest.mark.parametrize("modality", ["MRI", "CT", "US"])
 def test_liver_intensity_rises_with_stage(patients_by_stage, modality):
     values = _per_stage(patients_by_stage, liver_mean, modality)
-    group_means = [values[s].mean() for s in STAGES]
-    assert np.all(np.diff(group_means) > 0), group_means
+    group_means = {s: values[s].mean() for s in STAGES}
+    assert group_means["F0"] < group_means["F2"] < group_means["F4"], group_means
     assert _stage_correlation(values) > 0.4
 
 
@@ -63,29 +75,35 @@ def test_stages_overlap(patients_by_stage, modality):
         assert values[lower].max() > values[upper].min(), (lower, upper)
 
 
-@pytest.mark.parametrize(("modality", "first_stage"), [("MRI", "F2"), ("CT", "F3")])
-def test_bright_focal_structures_only_from_their_stage(patients_by_stage, modality, first_stage):
-    """MRI nodules from F2, CT high-density spots from F3; none before."""
+@pytest.mark.parametrize("modality", ["MRI", "CT"])
+def test_bright_focal_structures_visible_only_from_their_stage(patients_by_stage, modality):
+    """MRI nodules from F2, CT high-density spots from F3, seen in the image itself.
+
+    Findings follow each modality's own read-out of severity, so a few late-stage
+    livers show none; they are common in the later stages and never earlier.
+    """
     values = _per_stage(patients_by_stage, bright_outlier_fraction, modality)
-    first = STAGES.index(first_stage)
+    first = STAGES.index(FINDINGS[modality][1])
     for stage in STAGES[:first]:
-        assert np.mean(values[stage] > 0) <= 0.1, (stage, values[stage])
-    for stage in STAGES[first:]:
-        assert np.mean(values[stage] > 0) >= 0.6, (stage, values[stage])
+        assert np.mean(values[stage] > 0) <= 0.05, (stage, values[stage])
+    late = np.concatenate([values[s] for s in STAGES[first:]])
+    assert np.mean(late > 0) >= 0.5
+    assert np.mean(values["F4"] > 0) >= 0.6
 
 
-def test_mri_nodules_denser_with_severity(patients_by_stage):
-    nodular = [p for s in ("F2", "F3", "F4") for p in patients_by_stage[s]]
-    fractions = [bright_outlier_fraction(p, "MRI") for p in nodular]
-    severities = [p.labels.severity for p in nodular]
-    assert spearman(severities, fractions) > 0.3
-    values = _per_stage(patients_by_stage, bright_outlier_fraction, "MRI")
-    assert values["F2"].mean() < values["F4"].mean()
+@pytest.mark.parametrize("modality", ["MRI", "CT", "US"])
+def test_focal_findings_more_with_stage(patients_by_stage, modality):
+    """Nodules, spots and reflections (their label-map pixels) grow with stage."""
+    pixels = {s: [_finding_pixels(p, modality) for p in g] for s, g in patients_by_stage.items()}
+    first = STAGES.index(FINDINGS[modality][1])
+    assert all(sum(pixels[s]) == 0 for s in STAGES[:first])
+    late_means = [np.mean(pixels[s]) for s in STAGES[first:]]
+    assert late_means[0] > 0
+    assert np.all(np.diff(late_means) > 0), late_means
 
 
 def test_ultrasound_texture_coarsens_with_stage(patients_by_stage):
     values = _per_stage(patients_by_stage, speckle_correlation, "US")
-    low = np.concatenate([values["F0"], values["F1"]])
-    high = np.concatenate([values["F3"], values["F4"]])
-    assert high.mean() > low.mean() + 0.05
+    group_means = [values[s].mean() for s in STAGES]
+    assert np.all(np.diff(group_means) > 0), group_means
     assert _stage_correlation(values) > 0.3
