@@ -170,8 +170,8 @@ def build_features(image_format: str, image_size: int) -> datasets.Features:
     ``mri``, ``ct``, ``ultrasound``: the images, 8-bit grayscale PNG (``png``) or float32
     (S, S) in [0, 1] (``float32``). ``mri_label_map``, ``ct_label_map``,
     ``ultrasound_label_map``: uint8 (S, S) anatomy ids (``generator.anatomy.LABEL_NAMES``:
-    0 background, 1 liver, more in later appearance versions), PNG or ``Array2D``
-    uint8; they are free (the generator renders them anyway), compress to almost
+    0 background, 1 liver, then one id per structure and focal finding), PNG or
+    ``Array2D`` uint8; they are free (the generator renders them anyway), compress to almost
     nothing as PNG, and give segmentation targets and liver regions of interest for
     every modality.
     """

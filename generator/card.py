@@ -11,6 +11,7 @@ read back from the Parquet files, in the form ``datasets`` writes itself).
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from huggingface_hub import DatasetCard
 
 from generator.anatomy import LABEL_NAMES
 from generator.contract import (
+    GENERATOR_VERSION,
     LABEL_COLUMNS,
     POSITIVE_STAGES,
     SPLIT_FRACTIONS,
@@ -37,6 +39,10 @@ from generator.sample_grid import SAMPLE_GRID_FILE, first_patient_per_stage
 CARD_FILE = "README.md"
 #: The card source, beside the ``generator`` package.
 CARD_SOURCE = Path(__file__).resolve().parent.parent / "dataset_card.md"
+#: The baselines of the default dataset, written by ``python benchmarks/baselines.py``:
+#: a Markdown table and the JSON it was rendered from (which names the generator version).
+BASELINES_TABLE = CARD_SOURCE.parent / "benchmarks" / "baselines.md"
+BASELINES_JSON = CARD_SOURCE.parent / "benchmarks" / "baselines.json"
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 #: The Hub's ``size_categories`` buckets: (upper bound, exclusive; label).
 _SIZE_CATEGORIES = (
@@ -219,6 +225,21 @@ def sample_grid_markdown(labels: Sequence[Mapping[str, str]]) -> str:
     )
 
 
+def baselines_markdown(table: Path = BASELINES_TABLE, results: Path = BASELINES_JSON) -> str:
+    """The baselines table, refused if it was measured on another generator version."""
+    try:
+        measured_on = json.loads(results.read_text(encoding="utf-8"))["generator_version"]
+        text = table.read_text(encoding="utf-8").strip()
+    except (OSError, ValueError, KeyError) as error:
+        raise CardError(f"cannot read the baselines ({results}, {table}): {error}") from None
+    if measured_on != GENERATOR_VERSION:
+        raise CardError(
+            f"the baselines were measured on generator {measured_on}, this is "
+            f"{GENERATOR_VERSION}: rerun `python benchmarks/baselines.py`"
+        )
+    return text
+
+
 def card_fields(folder: Path, parameters: Mapping[str, object]) -> dict[str, str]:
     """Every placeholder's value, computed from the export in ``folder``."""
     labels = read_labels(folder)
@@ -233,6 +254,7 @@ def card_fields(folder: Path, parameters: Mapping[str, object]) -> dict[str, str
         "split_stage_table": split_stage_table(labels),
         "files_table": files_table(folder),
         "sample_grid": sample_grid_markdown(labels),
+        "baselines": baselines_markdown(),
         "num_label_ids": str(len(LABEL_NAMES)),
         "stage_prevalence": ", ".join(
             f"{stage} {100 * p:.1f} %" for stage, p in zip(STAGES, STAGE_PREVALENCE, strict=True)

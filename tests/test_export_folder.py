@@ -18,6 +18,8 @@ import subprocess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import json
+
 import datasets
 import huggingface_hub
 import numpy as np
@@ -28,7 +30,14 @@ from huggingface_hub import DatasetCard
 from PIL import Image
 
 import generator.parquet_export
-from generator.card import CardError, fill_placeholders, render_card, size_category
+from generator.card import (
+    BASELINES_TABLE,
+    CardError,
+    baselines_markdown,
+    fill_placeholders,
+    render_card,
+    size_category,
+)
 from generator.contract import DATASET_NAME, MODALITY_COLUMNS, STAGES
 from generator.export import main
 from generator.manifest import MANIFEST_FILE, read_manifest, verify_manifest
@@ -213,6 +222,18 @@ class TestCard:
             assert grid.height > len(STAGES) * 128 and grid.width > 3 * 128
         first_f4 = next(row["patient_id"] for row in labels if row["fibrosis_stage"] == "F4")
         assert f"F4 {first_f4}" in (folder / "README.md").read_text()
+
+    def test_baselines_table_from_the_baselines_script(self, folder):
+        text = (folder / "README.md").read_text()
+        table = BASELINES_TABLE.read_text().strip()
+        assert "## Baselines" in text and table in text
+        assert "| modality | model |" in table
+
+    def test_baselines_of_another_version_refused(self, tmp_path):
+        results = tmp_path / "baselines.json"
+        results.write_text(json.dumps({"generator_version": "0.0.1"}))
+        with pytest.raises(CardError, match=r"measured on generator 0\.0\.1.*rerun"):
+            baselines_markdown(BASELINES_TABLE, results)
 
     def test_unknown_placeholder_refused(self):
         with pytest.raises(CardError, match="typo_field"):
