@@ -31,7 +31,7 @@ from generator.contract import (
     STAGE_PREVALENCE,
     STAGES,
 )
-from generator.files import write_text
+from generator.files import human_size, write_text
 from generator.parquet_export import CONFIGS, DATA_DIR, SPLIT_FILE_NAMES, config_dir
 from generator.raw import IMAGES_DIR, LABELS_FILE, METADATA_FILE
 from generator.sample_grid import SAMPLE_GRID_FILE, first_patient_per_stage
@@ -107,15 +107,6 @@ def _count_row(name: str, row: Mapping[str, int]) -> str:
     return "| " + " | ".join([name, *(str(row[s]) for s in STAGES), str(total), share]) + " |"
 
 
-def _human_size(num_bytes: int) -> str:
-    size = float(num_bytes)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
-
-
 def _files_below(folder: Path, relative: str) -> list[Path]:
     path = Path(folder) / relative
     if path.is_file():
@@ -138,7 +129,7 @@ def files_table(folder: Path) -> str:
     for name, entries, content in parts:
         files = [path for entry in entries for path in _files_below(folder, entry)]
         if files:
-            size = _human_size(sum(path.stat().st_size for path in files))
+            size = human_size(sum(path.stat().st_size for path in files))
             lines.append(f"| {name} | {len(files)} | {size} | {content} |")
     return "\n".join(lines)
 

@@ -56,3 +56,15 @@ def remove_partial_files(folder: Path) -> int:
         leftover.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+def human_size(num_bytes: int) -> str:
+    """A byte count for people, in decimal units: ``"532 B"``, ``"1.18 GB"``."""
+    size = float(num_bytes)
+    for unit in ("B", "kB", "MB", "GB"):
+        if unit == "B" and size < 1000:
+            return f"{num_bytes} B"
+        if size < 1000 or unit == "GB":
+            return f"{size:.2f} {unit}" if size < 10 else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")

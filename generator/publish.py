@@ -43,6 +43,7 @@ from huggingface_hub.utils import (
 from generator.card import CARD_FILE
 from generator.contract import DATASET_NAME, GENERATOR_VERSION
 from generator.export import ExportError, export
+from generator.files import human_size
 from generator.manifest import MANIFEST_FILE, ManifestError, read_manifest, verify_manifest
 from generator.parquet_export import DATA_DIR
 from generator.raw import IMAGES_DIR
@@ -121,15 +122,6 @@ def check_repo_id(repo_id: str) -> None:
         raise PublishError(
             f"--repo-id must be NAMESPACE/NAME (letters, digits, '-', '_', '.'), got {repo_id!r}"
         )
-
-
-def _human_size(num_bytes: int) -> str:
-    size = float(num_bytes)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{num_bytes} B" if unit == "B" else f"{size:.2f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
 
 
 def upload_plan(folder: Path) -> list[tuple[str, int]]:
@@ -283,11 +275,11 @@ def publish(
     where = f"{target} (revision {revision or 'main'}{', private if new' if private else ''})"
     if dry_run:
         for path, size in plan:
-            say(f"  {path}  {_human_size(size)}")
+            say(f"  {path}  {human_size(size)}")
         source = _token_source()
         say(f"token: {'found in ' + source if source else 'none found; a real run would stop'}")
         say(
-            f"dry run: would upload {len(plan)} files ({_human_size(total)}, {total} bytes) "
+            f"dry run: would upload {len(plan)} files ({human_size(total)}, {total} bytes) "
             f"to {where}"
         )
         return None
@@ -296,7 +288,7 @@ def publish(
             library_name="open-multimodal-liver-cirrhosis", library_version=GENERATOR_VERSION
         )
     user = check_token(api, token, repo_id)
-    say(f"uploading {len(plan)} files ({_human_size(total)}) as {user} to {where}")
+    say(f"uploading {len(plan)} files ({human_size(total)}) as {user} to {where}")
     with _hub_errors("creating the repository", token):
         api.create_repo(
             repo_id=repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True, token=token
