@@ -113,8 +113,10 @@ PSF_AXIAL_MM, PSF_LATERAL_MM = 0.6, 1.2
 #: Bright reflections (F3-F4 only).
 REFLECTION_STAGES = frozenset({"F3", "F4"})
 REFLECTION_BASE, REFLECTION_PER_SEVERITY = 0.6, 2.5
-REFLECTION_RADIUS = 0.006  # axial FOV fractions
-REFLECTION_ECHO = 10.0
+REFLECTION_RADIUS = 0.008  # axial FOV fractions
+#: Coherent intensity of a reflection, in units of the F0 liver's mean echo (about +16 dB
+#: over the liver's speckle).
+REFLECTION_ECHO = 40.0
 #: Log compression: intensity in dB (liver F0 median = 0 dB) shown over DYNAMIC_RANGE_DB
 #: below REFERENCE_DB.
 DYNAMIC_RANGE_DB, REFERENCE_DB = 60.0, 31.0
@@ -371,9 +373,12 @@ def _render(
         cluster = correlated_field(rng, size, "gaussian", params.cluster_length)
         sd = np.float32(params.cluster_sd)
         echo[liver] *= gamma * np.exp(sd * cluster[liver] - sd * sd / 2)
+    # Bright reflections are coherent (specular) echoes: added to the intensity after
+    # the speckle, so they show as smooth bright foci rather than as brighter speckle.
+    specular = np.zeros_like(echo) if params.reflections else None
     for x0, y0, radius in params.reflections:
         stamp_disc(
-            echo,
+            specular,
             _to_beam(params.probe, x0, y0, size),
             radius / DEPTH,
             REFLECTION_ECHO,
@@ -395,6 +400,8 @@ def _render(
     real = separable_blur(amplitude * noise[0], sigma_ax, sigma_lat)
     imag = separable_blur(amplitude * noise[1], sigma_ax, sigma_lat)
     intensity = (real * real + imag * imag) * np.float32(0.5 / norm)
+    if specular is not None:
+        intensity += specular
     # Round-trip loss accumulated along each scan line (to the middle of each sample),
     # partly restored by depth-dependent time-gain compensation.
     loss_db = _attenuation_table()[beam_labels] * np.float32(

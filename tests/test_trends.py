@@ -102,6 +102,19 @@ def test_focal_findings_more_with_stage(patients_by_stage, modality):
     assert np.all(np.diff(late_means) > 0), late_means
 
 
+def test_ultrasound_reflections_are_bright(patients_by_stage):
+    """Where the ultrasound labels a reflection, it outshines the liver's bright speckle."""
+    brighter = []
+    for patient in patients_by_stage["F3"] + patients_by_stage["F4"]:
+        label_map, image = patient.label_maps["US"], patient.images["US"]
+        reflection = label_map == FINDINGS["US"][0]
+        if reflection.any():
+            liver_p90 = np.percentile(image[label_map == A.LIVER], 90)
+            brighter.append(image[reflection].mean() > liver_p90)
+    assert len(brighter) >= PER_STAGE
+    assert np.mean(brighter) >= 0.75
+
+
 def test_ultrasound_texture_coarsens_with_stage(patients_by_stage):
     values = _per_stage(patients_by_stage, speckle_correlation, "US")
     group_means = [values[s].mean() for s in STAGES]
