@@ -31,6 +31,7 @@ from generator.anatomy import LABEL_NAMES
 from generator.cohort import patient_id, split_indices
 from generator.contract import (
     BINARY_LABELS,
+    BUILDER_SPLIT_NAMES,
     DEFAULT_IMAGE_SIZE,
     DEFAULT_NUM_PATIENTS,
     DEFAULT_SEED,
@@ -65,12 +66,6 @@ _HOMEPAGE = ""
 #: The generated data is released under CC BY 4.0.
 _LICENSE = "cc-by-4.0"
 
-#: Builder split name for each split name of ``labels.csv``.
-SPLIT_NAMES = {
-    "train": datasets.Split.TRAIN,
-    "val": datasets.Split.VALIDATION,
-    "test": datasets.Split.TEST,
-}
 
 #: Image storage of each predefined config: ``png`` (uint8 grayscale PNG) or ``float32``.
 IMAGE_FORMATS = {"default": "png", "float32": "float32"}
@@ -268,7 +263,7 @@ class OpenMultimodalLiverCirrhosis(datasets.GeneratorBasedBuilder):
         self.config.validate()
         return [
             datasets.SplitGenerator(
-                name=SPLIT_NAMES[split],
+                name=BUILDER_SPLIT_NAMES[split],
                 gen_kwargs={"chunks": patient_chunks(indices)},
             )
             for split, indices in split_indices(self.config.num_patients).items()

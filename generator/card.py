@@ -23,6 +23,7 @@ from huggingface_hub import DatasetCard
 
 from generator.anatomy import LABEL_NAMES
 from generator.contract import (
+    BUILDER_SPLIT_NAMES,
     GENERATOR_VERSION,
     LABEL_COLUMNS,
     POSITIVE_STAGES,
@@ -32,7 +33,7 @@ from generator.contract import (
     STAGES,
 )
 from generator.files import human_size, write_text
-from generator.parquet_export import CONFIGS, DATA_DIR, SPLIT_FILE_NAMES, config_dir
+from generator.parquet_export import CONFIGS, DATA_DIR, config_dir
 from generator.raw import IMAGES_DIR, LABELS_FILE, METADATA_FILE
 from generator.sample_grid import SAMPLE_GRID_FILE, first_patient_per_stage
 
@@ -95,7 +96,7 @@ def split_stage_table(labels: Sequence[Mapping[str, str]]) -> str:
         row = counts[split]
         for stage in STAGES:
             totals[stage] += row[stage]
-        lines.append(_count_row(f"{SPLIT_FILE_NAMES[split]} (`{split}`)", row))
+        lines.append(_count_row(f"{BUILDER_SPLIT_NAMES[split]} (`{split}`)", row))
     lines.append(_count_row("**all**", totals))
     return "\n".join(lines)
 
@@ -143,7 +144,7 @@ def configs_metadata(folder: Path) -> list[dict]:
     """The ``configs`` YAML: one entry per config on disk, ``default`` marked as default."""
     entries = []
     for config in CONFIGS:
-        splits = [s for s in SPLIT_FILE_NAMES.values() if parquet_files(folder, config, s)]
+        splits = [s for s in BUILDER_SPLIT_NAMES.values() if parquet_files(folder, config, s)]
         if not splits:
             continue
         entry: dict = {"config_name": config}
@@ -174,7 +175,7 @@ def dataset_infos(folder: Path) -> DatasetInfosDict:
     for config in CONFIGS:
         features, splits = None, datasets.SplitDict()
         download_size = 0
-        for split in SPLIT_FILE_NAMES.values():
+        for split in BUILDER_SPLIT_NAMES.values():
             files = parquet_files(folder, config, split)
             if not files:
                 continue
@@ -252,7 +253,7 @@ def card_fields(folder: Path, parameters: Mapping[str, object]) -> dict[str, str
         ),
         "positive_stages": "-".join((min(POSITIVE_STAGES), max(POSITIVE_STAGES))),
         "split_percentages": ", ".join(
-            f"{SPLIT_FILE_NAMES[split]} {100 * f:.0f} %"
+            f"{BUILDER_SPLIT_NAMES[split]} {100 * f:.0f} %"
             for split, f in zip(SPLITS, SPLIT_FRACTIONS, strict=True)
         ),
     }

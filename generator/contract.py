@@ -46,6 +46,8 @@ AGE_MIN, AGE_MAX = 30, 85
 #: by index without shuffling.
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
+#: Split names of the builder and the Parquet files, keyed by the ``labels.csv`` name.
+BUILDER_SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 
 #: Modalities: file suffix in ``images/PAT_0001_<suffix>.npy`` -> column name.
 MODALITY_COLUMNS = {"MRI": "mri", "CT": "ct", "US": "ultrasound"}

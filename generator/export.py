@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from generator.card import CARD_FILE, CardError, parquet_files, read_labels, write_card
 from generator.contract import (
+    BUILDER_SPLIT_NAMES,
     DATASET_NAME,
     DEFAULT_IMAGE_SIZE,
     DEFAULT_NUM_PATIENTS,
@@ -53,7 +54,6 @@ from generator.manifest import (
 from generator.parquet_export import (
     CONFIGS,
     DATA_DIR,
-    SPLIT_FILE_NAMES,
     load_builder_module,
     remove_config,
     write_parquet,
@@ -229,7 +229,9 @@ def _image_loader(out: Path, num_patients: int):
         )
     ids = [row["patient_id"] for row in read_labels(out)]
     files = [
-        path for split in SPLIT_FILE_NAMES.values() for path in parquet_files(out, "float32", split)
+        path
+        for split in BUILDER_SPLIT_NAMES.values()
+        for path in parquet_files(out, "float32", split)
     ]
     if not files:
         raise ExportError("the sample grid needs the .npy images or the float32 Parquet config")

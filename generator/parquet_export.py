@@ -17,7 +17,7 @@ import re
 import sys
 import tempfile
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from datasets.utils.py_utils import convert_file_size_to_int
 
 from generator.cohort import split_indices
+from generator.contract import BUILDER_SPLIT_NAMES
 from generator.files import atomic_writer
 
 DATA_DIR = "data"
@@ -33,8 +34,6 @@ BUILDER_MODULE = "open_multimodal_liver_cirrhosis"
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 #: Builder config names, in the order they are written and listed in the card.
 CONFIGS = ("default", "float32")
-#: ``labels.csv`` split name -> builder (and Parquet file) split name.
-SPLIT_FILE_NAMES = {"train": "train", "val": "validation", "test": "test"}
 MAX_SHARD_BYTES = convert_file_size_to_int(datasets.config.MAX_SHARD_SIZE)
 MAX_ROW_GROUP_BYTES = convert_file_size_to_int(datasets.config.MAX_ROW_GROUP_SIZE)
 _SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
@@ -71,7 +70,7 @@ def config_dir(folder: Path, config: str) -> Path:
 def expected_rows(num_patients: int) -> dict[str, int]:
     """Rows of each Parquet split (builder split names) for ``num_patients`` patients."""
     return {
-        SPLIT_FILE_NAMES[split]: len(indices)
+        BUILDER_SPLIT_NAMES[split]: len(indices)
         for split, indices in split_indices(num_patients).items()
         if len(indices)
     }
@@ -172,8 +171,6 @@ def build_config(
     seed: int,
     workers: int = 1,
     quiet: bool = False,
-    max_shard_bytes: int = MAX_SHARD_BYTES,
-    max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
 ) -> list[Path]:
     """Build ``config`` with the builder in a temporary cache and write its Parquet files."""
     builder_class = load_builder_class()
@@ -195,13 +192,7 @@ def build_config(
         builder.download_and_prepare(num_proc=workers if workers > 1 else None)
         for split in expected_rows(num_patients):
             dataset = builder.as_dataset(split=split)
-            paths += write_split(
-                dataset,
-                directory,
-                split,
-                max_shard_bytes=max_shard_bytes,
-                max_row_group_bytes=max_row_group_bytes,
-            )
+            paths += write_split(dataset, directory, split)
     return paths
 
 
@@ -211,21 +202,16 @@ def write_parquet(
     num_patients: int,
     image_size: int,
     seed: int,
-    configs: tuple[str, ...] = CONFIGS,
     workers: int = 1,
     quiet: bool = False,
-    limits: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Write (or finish) ``data/<config>/`` for every config; return the configs built now.
 
     A config whose files are already complete is kept (resume); an incomplete one is
-    rebuilt. ``limits`` may set ``max_shard_bytes`` and ``max_row_group_bytes``.
+    rebuilt.
     """
-    unknown = [config for config in configs if config not in CONFIGS]
-    if unknown:
-        raise ValueError(f"unknown config {unknown[0]!r}; choose from {', '.join(CONFIGS)}")
     built = []
-    for config in configs:
+    for config in CONFIGS:
         if config_is_complete(folder, config, num_patients):
             continue
         build_config(
@@ -236,7 +222,6 @@ def write_parquet(
             seed=seed,
             workers=workers,
             quiet=quiet,
-            **dict(limits or {}),
         )
         built.append(config)
     return built

@@ -38,7 +38,7 @@ from generator.card import (
     render_card,
     size_category,
 )
-from generator.contract import DATASET_NAME, MODALITY_COLUMNS, STAGES
+from generator.contract import BUILDER_SPLIT_NAMES, DATASET_NAME, MODALITY_COLUMNS, STAGES
 from generator.export import main
 from generator.manifest import MANIFEST_FILE, read_manifest, verify_manifest
 from generator.parquet_export import (
@@ -52,7 +52,6 @@ from generator.parquet_export import (
 NUM_PATIENTS, SIZE = 20, 64
 SMALL = ["--num-patients", str(NUM_PATIENTS), "--image-size", str(SIZE), "--quiet"]
 SMALL += ["--workers", "1"]
-SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 TAGS = {"medical", "synthetic", "liver", "cirrhosis", "mri", "ct", "ultrasound", "multimodal"}
 
 
@@ -96,7 +95,7 @@ class TestLoadDataset:
     def test_default_config_splits_features_images(self, folder, labels, cache_dir):
         loaded = datasets.load_dataset(str(folder), cache_dir=cache_dir)
         assert set(loaded) == {"train", "validation", "test"}
-        for split, name in SPLIT_NAMES.items():
+        for split, name in BUILDER_SPLIT_NAMES.items():
             ids = [row["patient_id"] for row in labels if row["split"] == split]
             assert loaded[name]["patient_id"] == ids
         features = loaded["train"].features
