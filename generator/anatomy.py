@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -245,7 +245,6 @@ class Anatomy:
     bowel_gas: tuple[Ellipse, ...]
     diaphragm_thickness: float  # q units around the liver
     has_ascites: bool
-    spleen_scale: float  # linear enlargement factor of the spleen (1 = normal)
 
     @property
     def surface_nodularity(self) -> float:
@@ -412,7 +411,6 @@ def sample_anatomy(rng: np.random.Generator, severity: float, stage: str) -> Ana
         bowel_gas=bowel_gas,
         diaphragm_thickness=rng.uniform(0.12, 0.18),
         has_ascites=has_ascites,
-        spleen_scale=spleen_scale,
         gallbladder=_sample_gallbladder(liver, rng),
     )
 
@@ -446,9 +444,23 @@ def body_level(anatomy: Anatomy, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return a * a * np.sqrt(a) + b * b * np.sqrt(b)
 
 
+@functools.lru_cache(maxsize=16)
 def _lookup(ids: tuple[int, ...]) -> np.ndarray:
+    """Read-only bool (256,): True at ``ids``; indexing it with a uint8 map tests membership."""
     table = np.zeros(256, dtype=bool)
     table[list(ids)] = True
+    table.flags.writeable = False
+    return table
+
+
+def label_table(values: Mapping[int, float]) -> np.ndarray:
+    """Per-label look-up table: float32 (NUM_LABELS,), ``values[label]``, 0 elsewhere.
+
+    Indexing it with a label map paints a tissue property (HU, signal, echo) per pixel.
+    """
+    table = np.zeros(NUM_LABELS, dtype=np.float32)
+    for label, value in values.items():
+        table[label] = value
     return table
 
 

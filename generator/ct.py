@@ -51,9 +51,9 @@ CORTEX_FRACTION = 0.18
 #: Liver density gained per unit of read-out severity (seed trend).
 LIVER_HU_PER_SEVERITY = 22.0
 #: SD of the CT's own read-out of severity (severity units), independent of the other
-#: modalities' read-outs, so that fusing modalities helps. Calibrated in 2.1.0: the
+#: modalities' read-outs, so that fusing modalities helps. Calibrated so that the
 #: baselines' single-modality binary AUROC sits in the published 0.75-0.92 range while
-#: the seed trends still hold on 24 patients per stage.
+#: the seed trends (tests/test_trends.py) still hold.
 READOUT_SD = 0.50
 #: Per-patient fat density SD, HU.
 FAT_HU_SD = 6.0
@@ -137,12 +137,11 @@ def _render(
 ) -> tuple[np.ndarray, np.ndarray]:
     size = axial_labels.shape[0]
     label_map = axial_labels.copy()
-    table = np.zeros(A.NUM_LABELS, dtype=np.float32)
-    for label, value in TISSUE_HU.items():
-        table[label] = value
+    table = A.label_table(TISSUE_HU)
     table[A.LIVER] = params.liver_hu
     table[A.SUBCUTANEOUS_FAT] = params.fat_hu
-    table[A.VISCERA] = params.fat_hu + 10.0
+    # Mesenteric fat keeps its offset from the patient's subcutaneous fat.
+    table[A.VISCERA] = params.fat_hu + (TISSUE_HU[A.VISCERA] - TISSUE_HU[A.SUBCUTANEOUS_FAT])
     hu = table[label_map]
     texture = correlated_field(rng, size, "gaussian", 0.012)
     viscera = label_map == A.VISCERA
@@ -173,12 +172,10 @@ def _render(
 def _paint_cortex(hu: np.ndarray, anatomy: Anatomy, label_map: np.ndarray) -> None:
     """Set the vertebral body's outer shell to cortical bone, in its bounding patch only."""
     size = hu.shape[0]
-    x0, x1, y0, y1 = anatomy.vertebra.bounds()
-    i0, i1 = max(int(y0 * size) - 1, 0), min(int(y1 * size) + 2, size)
-    j0, j1 = max(int(x0 * size) - 1, 0), min(int(x1 * size) + 2, size)
-    if i0 >= i1 or j0 >= j1:
+    patch = A.grid_slices(anatomy.vertebra.bounds(), size)
+    if patch is None:
         return
     y, x = A.pixel_grid(size)
-    q = anatomy.vertebra.q(x[i0:i1, j0:j1], y[i0:i1, j0:j1])
-    shell = (q > (1.0 - CORTEX_FRACTION) ** 2) & (label_map[i0:i1, j0:j1] == A.VERTEBRA)
-    hu[i0:i1, j0:j1][shell] = CORTEX_HU
+    q = anatomy.vertebra.q(x[patch], y[patch])
+    shell = (q > (1.0 - CORTEX_FRACTION) ** 2) & (label_map[patch] == A.VERTEBRA)
+    hu[patch][shell] = CORTEX_HU

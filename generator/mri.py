@@ -48,9 +48,9 @@ TISSUE_SIGNAL = {
 #: Liver signal gained per unit of read-out severity (F0 median -> F4 median).
 LIVER_SIGNAL_PER_SEVERITY = 0.13
 #: SD of the MRI's own read-out of severity (severity units), independent of the other
-#: modalities' read-outs, so that fusing modalities helps. Calibrated in 2.1.0: the
+#: modalities' read-outs, so that fusing modalities helps. Calibrated so that the
 #: baselines' single-modality binary AUROC sits in the published 0.75-0.92 range while
-#: the seed trends still hold on 24 patients per stage.
+#: the seed trends (tests/test_trends.py) still hold.
 READOUT_SD = 0.50
 #: Bowel loops' signal below the mesenteric fat, and the loops' size (wavelength, FOV).
 VISCERA_MIX, BOWEL_WAVELENGTH = 0.26, 0.08
@@ -110,11 +110,8 @@ def sample_mri_parameters(
 
 
 def _signal_table(liver_signal: float) -> np.ndarray:
-    table = np.zeros(A.NUM_LABELS, dtype=np.float32)
-    for label, value in TISSUE_SIGNAL.items():
-        table[label] = value
+    table = A.label_table(TISSUE_SIGNAL)
     table[A.LIVER] = liver_signal
-    table[A.NODULE] = liver_signal
     return table
 
 

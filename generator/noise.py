@@ -92,11 +92,21 @@ def gaussian_kernel(sigma_pixels: float) -> np.ndarray:
     return taps
 
 
+def blur_taps(sigma_pixels: float) -> np.ndarray:
+    """The taps :func:`separable_blur` uses for an SD of ``sigma_pixels`` (rounded to 0.001)."""
+    return gaussian_kernel(round(float(sigma_pixels), 3))
+
+
+def blur_power(sigma_y: float, sigma_x: float) -> float:
+    """Variance gain of :func:`separable_blur` on white noise: sum of squared 2-D taps."""
+    return float(np.sum(blur_taps(sigma_y) ** 2) * np.sum(blur_taps(sigma_x) ** 2))
+
+
 def separable_blur(image: np.ndarray, sigma_y: float, sigma_x: float) -> np.ndarray:
     """Gaussian blur with per-axis SDs in pixels, edges clamped; same shape and dtype."""
     out = image
     for axis, sigma in ((0, sigma_y), (1, sigma_x)):
-        taps = gaussian_kernel(round(float(sigma), 3))
+        taps = blur_taps(sigma)
         if taps.size == 1:
             continue
         half = taps.size // 2

@@ -27,8 +27,8 @@ def stamp_disc(
     center_xy : disc centre (x, y) in field-of-view fractions.
     radius : disc radius in field-of-view fractions (at least half a pixel is drawn).
     amplitude : value added at the disc's centre, in the image's units.
-    label_map, label, inside : if given, pixels with weight >= 0.5 whose current label is
-        in ``inside`` are set to ``label``; only those pixels receive the disc.
+    label_map, label, inside : if given, only pixels whose current label is in ``inside``
+        receive the disc, and those among them with weight >= 0.5 are set to ``label``.
     """
     size_y, size_x = image.shape
     cx, cy = center_xy[0] * size_x, center_xy[1] * size_y
@@ -45,5 +45,5 @@ def stamp_disc(
         patch = label_map[y0:y1, x0:x1]
         allowed = np.isin(patch, inside)
         weight *= allowed
-        patch[(weight >= 0.5) & allowed] = label
+        patch[weight >= 0.5] = label
     image[y0:y1, x0:x1] += np.float32(amplitude) * weight

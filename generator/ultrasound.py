@@ -7,18 +7,18 @@ they lose ``2 * alpha * f * depth`` dB on the round trip with each tissue's own 
 (liver 0.5, fat 0.63, kidney 1.0, bone ~15 dB/cm/MHz), so bone and gas cast shadows and
 fluid enhances what lies behind it; time-gain compensation restores part of the loss
 expected in liver, the near-field gain that of the body wall. Speckle: a field of
-complex scatterers whose
-intensities are Gamma distributed (shape m; a Nakagami(m) envelope has a Gamma(m)
-intensity; healthy liver m ~ 0.8-1.0, fibrosis pushes m below 1; Tsui et al. 2015,
-2017) is convolved with an anisotropic point-spread function (short along the beam,
-wider across it); the envelope is log-compressed to [0, 1]. Specular interfaces
-(organ boundaries, the diaphragm) are bright; blood and fluid are anechoic.
+complex scatterers whose intensities are Gamma distributed (shape m; a Nakagami(m)
+envelope has a Gamma(m) intensity; healthy liver m ~ 0.8-1.0, fibrosis pushes m below 1;
+Tsui et al. 2015, 2017) is convolved with an anisotropic point-spread function (short
+along the beam, wider across it); the envelope is log-compressed to [0, 1]. Specular
+interfaces (organ boundaries, the diaphragm) are bright; blood and fluid are anechoic.
 
 Seed trends (the published contract): liver echogenicity and texture coarseness rise
 with severity (lower m, clustered scatterers with a longer correlation length); bright
-reflections in F3-F4 only; the nodular liver surface shows. The liver reads the
-patient's severity through this modality's own noisy read-out (``READOUT_SD``), drawn
-from the ultrasound stream.
+reflections in F3-F4 only, coherent (specular) echoes added to the intensity after the
+speckle so that they show as smooth bright foci; the nodular liver surface shows. The
+liver reads the patient's severity through this modality's own noisy read-out
+(``READOUT_SD``), drawn from the ultrasound stream.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 from generator import anatomy as A
 from generator.anatomy import BODY_EXPONENT, Anatomy, grid_slices, liver_points, rasterise
 from generator.cohort import PatientLabels
-from generator.noise import correlated_field, gaussian_kernel, separable_blur
+from generator.noise import blur_power, correlated_field, separable_blur
 from generator.stamps import stamp_disc
 
 # Probe and display geometry (field-of-view fractions of the axial slice; ~36 cm).
@@ -212,10 +212,6 @@ class FanGeometry:
     source: np.ndarray  # (inside.sum(),) intp: flat beam-grid index of each such pixel
     row_spacing: float  # depth per row, FOV fractions
 
-    @property
-    def size(self) -> int:
-        return self.inside.shape[0]
-
 
 #: The display spans depth PROBE_RADIUS .. PROBE_RADIUS + DEPTH from the virtual apex,
 #: which sits above the image's top edge; one image unit = DISPLAY_SCALE FOV fractions.
@@ -319,9 +315,7 @@ def _locate(
 @functools.lru_cache(maxsize=1)
 def _attenuation_table() -> np.ndarray:
     """Effective attenuation per label, dB/cm/MHz: float32 (NUM_LABELS,)."""
-    table = np.zeros(A.NUM_LABELS, dtype=np.float32)
-    for label, value in TISSUE_ATTENUATION.items():
-        table[label] = value
+    table = A.label_table(TISSUE_ATTENUATION)
     table[A.REFLECTION] = TISSUE_ATTENUATION[A.LIVER]
     # The sonographer's near-field gain restores the body wall's (fat, muscle) own loss.
     table[[A.SUBCUTANEOUS_FAT, A.MUSCLE]] = 0.0
@@ -350,11 +344,8 @@ def _render(
     geometry = fan_geometry(size)
     x, y = beam_points(params.probe, geometry)
     beam_labels = rasterise(anatomy, x, y, functools.partial(_locate, params.probe, size))
-    table = np.zeros(A.NUM_LABELS, dtype=np.float32)
-    for label, value in TISSUE_ECHO.items():
-        table[label] = value
+    table = A.label_table(TISSUE_ECHO)
     table[A.LIVER] = params.liver_echo
-    table[A.REFLECTION] = params.liver_echo
     echo = table[beam_labels]
     # Specular interfaces: label changes along each scan line (rows).
     edge = np.zeros(beam_labels.shape, dtype=bool)
@@ -393,10 +384,7 @@ def _render(
     sigma_ax = max(PSF_AXIAL_MM * mm / geometry.row_spacing, 0.35)
     line_spacing = (PROBE_RADIUS + DEPTH / 2) * 2.0 * FAN_HALF_ANGLE / size
     sigma_lat = max(PSF_LATERAL_MM * mm / line_spacing, 0.5)
-    norm = float(
-        np.sum(gaussian_kernel(round(sigma_ax, 3)) ** 2)
-        * np.sum(gaussian_kernel(round(sigma_lat, 3)) ** 2)
-    )
+    norm = blur_power(sigma_ax, sigma_lat)
     real = separable_blur(amplitude * noise[0], sigma_ax, sigma_lat)
     imag = separable_blur(amplitude * noise[1], sigma_ax, sigma_lat)
     intensity = (real * real + imag * imag) * np.float32(0.5 / norm)
