@@ -24,8 +24,8 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from generator import generate_patient, patient_id, sample_labels
-from generator.contract import MODALITY_COLUMNS
+from generator import generate_patient, patient_id
+from generator.contract import DEFAULT_SEED, MODALITY_COLUMNS
 
 
 def digest(array: np.ndarray) -> str:
@@ -90,8 +90,8 @@ def row_digest(row: dict, features: datasets.Features, image_format: str) -> dic
 
 def expected_digest(index: int, num_patients: int, image_size: int, module, image_format: str):
     """What ``row_digest`` must give for patient ``index``, straight from the generator."""
-    patient = generate_patient(index, seed=42, image_size=image_size)
-    labels = sample_labels(index, seed=42)
+    patient = generate_patient(index, seed=DEFAULT_SEED, image_size=image_size)
+    labels = patient.labels
     out = {
         "patient_id": patient_id(index, num_patients),
         "fibrosis_stage": labels.fibrosis_stage,

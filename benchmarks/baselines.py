@@ -28,12 +28,11 @@ import argparse
 import contextlib
 import json
 import math
-import multiprocessing
 import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -55,10 +54,10 @@ from benchmarks.common import (
     describe_machine_markdown,
     machine_description,
     markdown_table,
+    process_pool,
     replace_section,
-    write_text_atomic,
 )
-from generator.anatomy import LABEL_NAMES
+from generator.anatomy import LIVER_IDS, SPLEEN
 from generator.cohort import split_indices
 from generator.contract import (
     DEFAULT_IMAGE_SIZE,
@@ -70,6 +69,7 @@ from generator.contract import (
     STAGES,
     validate_parameters,
 )
+from generator.files import write_text
 from generator.patient import generate_patient
 
 FUSED = "fused"
@@ -169,29 +169,19 @@ def _intensity_features(values: np.ndarray) -> dict[str, float]:
     }
 
 
-#: Label names of the liver region: the parenchyma and whatever the appearance model
-#: labels inside it (``liver_nodule``, ...), merged into one region so that the model
-#: reads the findings from the image, not from their labels.
-LIVER_NAME = "liver"
-SPLEEN_NAME = "spleen"
-
-
-def _ids(predicate: Callable[[str], bool]) -> list[int]:
-    return [label for label, name in LABEL_NAMES.items() if predicate(name)]
-
-
 def region_features(image: np.ndarray, label_map: np.ndarray) -> dict[str, float]:
     """Liver-region features of one image, read through its label map.
 
-    Structures are found by name in ``generator.anatomy.LABEL_NAMES``. The liver
-    region (``liver`` and every ``liver_*`` label) gets its area fraction, intensity
-    statistics, texture (fine detail, bright outliers, grey-level co-occurrence) and
-    outline length; the spleen, if labelled and in view, its area fraction, mean
-    intensity and the liver-to-spleen intensity ratio (NaN when absent). Labels of
+    The liver region (``generator.anatomy.LIVER_IDS``: the parenchyma and the focal
+    findings labelled inside it, merged so that the model reads the findings from the
+    image, not from their labels) gets its area fraction, intensity statistics, texture
+    (fine detail, bright outliers, grey-level co-occurrence) and outline length; the
+    spleen its area fraction, mean intensity and the liver-to-spleen intensity ratio
+    (NaN when it is not in view). Labels of
     focal findings or of other organs are deliberately not counted: they annotate what
     the image shows, and counting them would read the answer instead of the image.
     """
-    liver = np.isin(label_map, _ids(lambda n: n == LIVER_NAME or n.startswith(LIVER_NAME + "_")))
+    liver = np.isin(label_map, LIVER_IDS)
     area = int(liver.sum())
     features = {"liver_area": area / liver.size}
     values = image[liver]
@@ -210,15 +200,13 @@ def region_features(image: np.ndarray, label_map: np.ndarray) -> dict[str, float
         features[f"liver_glcm_{name}"] = value
     outline = int((liver & ~_eroded(liver)).sum())
     features["liver_outline"] = outline / math.sqrt(area) if area else math.nan
-    spleen_ids = _ids(lambda n: n == SPLEEN_NAME)
-    if spleen_ids:  # appearance models without a spleen label get no spleen features
-        spleen = np.isin(label_map, spleen_ids)
-        features["spleen_area"] = float(spleen.mean())
-        spleen_mean = float(image[spleen].mean()) if spleen.any() else math.nan
-        features["spleen_mean"] = spleen_mean
-        features["liver_to_spleen_ratio"] = (
-            features["liver_mean"] / spleen_mean if spleen_mean > 0 else math.nan
-        )
+    spleen = label_map == SPLEEN
+    features["spleen_area"] = float(spleen.mean())
+    spleen_mean = float(image[spleen].mean()) if spleen.any() else math.nan
+    features["spleen_mean"] = spleen_mean
+    features["liver_to_spleen_ratio"] = (
+        features["liver_mean"] / spleen_mean if spleen_mean > 0 else math.nan
+    )
     return features
 
 
@@ -237,12 +225,6 @@ def _patient_row(index: int, seed: int, image_size: int, pixels: int) -> dict:
 def _patient_rows_star(args: tuple) -> list[dict]:
     indices, seed, image_size, pixels = args
     return [_patient_row(index, seed, image_size, pixels) for index in indices]
-
-
-def _pool(workers: int):
-    """A process pool; fork (where available) skips re-importing scikit-learn per worker."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None).Pool(workers)
 
 
 def _map(function, tasks: Sequence, pool) -> list:
@@ -469,7 +451,7 @@ def run_baselines(
     started = time.perf_counter()
     splits = {name: np.array(indices) for name, indices in split_indices(num_patients).items()}
     with contextlib.ExitStack() as stack:
-        pool = stack.enter_context(_pool(workers)) if workers > 1 else None
+        pool = stack.enter_context(process_pool(workers)) if workers > 1 else None
         rows = generate_rows(
             num_patients, seed=seed, image_size=image_size, pixels=pixels, pool=pool
         )
@@ -659,7 +641,7 @@ def _without_nan(value):
 def _write_json(path: Path, result: dict) -> None:
     """Strict JSON (undefined metrics as ``null``), written atomically."""
     text = json.dumps(_without_nan(result), indent=2, allow_nan=False)
-    write_text_atomic(path, text + "\n")
+    write_text(path, text + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -765,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
     is_default = not args.quick and command_line(result) == "python benchmarks/baselines.py"
     if args.write == "yes" or (args.write == "auto" and is_default):
         _write_json(JSON_PATH, result)
-        write_text_atomic(MARKDOWN_PATH, results_markdown(result) + "\n")
+        write_text(MARKDOWN_PATH, results_markdown(result) + "\n")
         machine = describe_machine_markdown(result["measured_on"])
         replace_section(
             "baselines",

@@ -1,13 +1,15 @@
 """Helpers shared by ``benchmarks/run.py`` and ``benchmarks/baselines.py``.
 
-The machine description, markdown tables, and the marked sections of
+The machine description, markdown tables, the marked sections of
 ``benchmarks/results.md`` that each script rewrites (each owns its own section, so
-running one never erases the other's figures).
+running one never erases the other's figures), and the process pool both use.
 """
 
 from __future__ import annotations
 
 import datetime
+import multiprocessing
+import multiprocessing.pool
 import os
 import platform
 import re
@@ -15,6 +17,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from generator.files import write_text
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 RESULTS_PATH = REPOSITORY / "benchmarks" / "results.md"
@@ -154,12 +158,10 @@ def replace_section(name: str, body: str, path: Path = RESULTS_PATH) -> None:
             text = text[:at] + block + "\n\n" + text[at:]
         else:
             text = text.rstrip("\n") + "\n\n" + block + "\n"
-    write_text_atomic(path, text)
+    write_text(path, text)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+def process_pool(workers: int) -> multiprocessing.pool.Pool:
+    """A process pool; fork (where available) skips re-importing the libraries per worker."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None).Pool(workers)

@@ -19,9 +19,9 @@ Prints one table; every figure is measured in the same run:
 - ``loading``: ``datasets.load_dataset(folder)`` on the export folder (cold cache) and a
   full pass over its train split, default (PNG) and ``float32`` configs, against
   ``np.load`` of the same patients' ``.npy`` files;
-- ``memory``: peak resident set size of a process preparing N and 10 N patients
-  (default config, ``num_proc=1``), each in its own process (``os.wait4``); it must
-  stay flat as N grows.
+- ``memory``: peak resident set size of a process preparing N and ``memory_factor`` x N
+  patients (10 x N by default; default config, ``num_proc=1``), each in its own
+  process (``os.wait4``); it must stay flat as N grows.
 
 Timing figures are wall-clock on whatever else the machine is doing: run it on a quiet
 machine. Without ``--quick`` the table is also written to ``benchmarks/results.md``.
@@ -34,7 +34,6 @@ import contextlib
 import dataclasses
 import functools
 import json
-import multiprocessing
 import os
 import shutil
 import subprocess
@@ -55,9 +54,11 @@ from benchmarks.common import (
     describe_machine_markdown,
     machine_description,
     markdown_table,
+    process_pool,
     replace_section,
 )
 from generator.contract import DEFAULT_SEED, MODALITIES, MODALITY_COLUMNS
+from generator.parquet_export import load_builder_class
 from generator.patient import generate_patient
 from generator.random_streams import Stream
 
@@ -92,12 +93,6 @@ def _row(benchmark: str, case: str, value: float, unit: str) -> tuple[str, str, 
     else:
         text = f"{value:.3g}"
     return benchmark, case, text, unit
-
-
-def _builder_class():
-    from open_multimodal_liver_cirrhosis import OpenMultimodalLiverCirrhosis
-
-    return OpenMultimodalLiverCirrhosis
 
 
 def _quiet_datasets() -> None:
@@ -245,7 +240,7 @@ def measure_generation(sizes: Sizes) -> list[tuple]:
 def _child_prepare(parameters: dict) -> dict:
     """In a child process: ``download_and_prepare`` once; its wall time."""
     _quiet_datasets()
-    builder = _builder_class()(
+    builder = load_builder_class()(
         config_name=parameters["config"],
         num_patients=parameters["num_patients"],
         image_size=parameters["image_size"],
@@ -265,9 +260,13 @@ def run_child(parameters: dict) -> tuple[dict, float]:
     waited for), so each measurement is isolated from the others.
     """
     command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(parameters)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    stdout, stderr = process.stdout.read(), process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    # stderr goes to a file: reading two pipes one after the other could deadlock.
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+        stdout = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        errors.seek(0)
+        stderr = errors.read()
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(
@@ -278,7 +277,7 @@ def run_child(parameters: dict) -> tuple[dict, float]:
 
 
 def measure_prepare_and_memory(sizes: Sizes, workdir: Path) -> list[tuple]:
-    """``download_and_prepare`` with ``num_proc`` 1 and 2; peak RSS at N and 10 N patients."""
+    """``download_and_prepare`` with ``num_proc`` 1 and 2; peak RSS at N and memory_factor x N."""
     base = {"config": "default", "image_size": sizes.image_size}
     seconds, peaks = {}, {}
     counts = (sizes.num_patients, sizes.num_patients * sizes.memory_factor)
@@ -434,7 +433,7 @@ def _consume_shard(dataset, num_shards: int, index: int) -> int:
 
 def measure_streaming(sizes: Sizes) -> list[tuple]:
     """Patients/s of the train split streamed with one process and with two workers."""
-    builder = _builder_class()(
+    builder = load_builder_class()(
         config_name="default",
         num_patients=sizes.num_patients,
         image_size=sizes.image_size,
@@ -445,11 +444,8 @@ def measure_streaming(sizes: Sizes) -> list[tuple]:
     single = _consume(dataset)
     one = time.perf_counter() - start
     # Two DataLoader-style workers: each process iterates its half of the shards.
-    context = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    )
     start = time.perf_counter()
-    with context.Pool(2) as pool:
+    with process_pool(2) as pool:
         counts = pool.starmap(_consume_shard, [(dataset, 2, 0), (dataset, 2, 1)])
     two = time.perf_counter() - start
     if sum(counts) != single:

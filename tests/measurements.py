@@ -1,12 +1,31 @@
-"""Image measurements the trend tests read through the label maps.
+"""Image measurements the trend and appearance tests read through the label maps.
 
-Each takes a ``Patient`` and a modality and returns one float; tests compare their
-group statistics across stages.
+Each measurement takes a ``Patient`` and a modality and returns one float; tests compare
+their group statistics across stages.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from generator import anatomy as A
+from generator import sample_labels
+from generator.contract import STAGES
+
+#: Each modality's focal finding: its label id and the first stage that may show it.
+FINDINGS = {"MRI": (A.NODULE, "F2"), "CT": (A.SPOT, "F3"), "US": (A.REFLECTION, "F3")}
+
+
+def indices_by_stage(per_stage: int, seed: int) -> dict[str, list[int]]:
+    """The first ``per_stage`` patient indices of every stage, in index order."""
+    chosen: dict[str, list[int]] = {stage: [] for stage in STAGES}
+    index = 0
+    while min(len(group) for group in chosen.values()) < per_stage:
+        stage = sample_labels(index, seed=seed).fibrosis_stage
+        if len(chosen[stage]) < per_stage:
+            chosen[stage].append(index)
+        index += 1
+    return chosen
 
 
 def _box3(image: np.ndarray) -> np.ndarray:
@@ -51,13 +70,11 @@ def speckle_correlation(patient, modality: str = "US", lag: int = 2) -> float:
     image = patient.images[modality].astype(np.float64)
     inner = _eroded(patient.liver_mask(modality), lag + 1)
     correlations = []
-    for shifted_image, shifted_mask in (
-        (image[lag:, :], inner[lag:, :] & inner[:-lag, :]),
-        (image[:, lag:], inner[:, lag:] & inner[:, :-lag]),
+    for base, shifted, both_inside in (
+        (image[:-lag, :], image[lag:, :], inner[lag:, :] & inner[:-lag, :]),
+        (image[:, :-lag], image[:, lag:], inner[:, lag:] & inner[:, :-lag]),
     ):
-        base = image[:-lag, :] if shifted_image.shape[0] < image.shape[0] else image[:, :-lag]
-        a, b = base[shifted_mask], shifted_image[shifted_mask]
-        correlations.append(np.corrcoef(a, b)[0, 1])
+        correlations.append(np.corrcoef(base[both_inside], shifted[both_inside])[0, 1])
     return float(np.mean(correlations))
 
 

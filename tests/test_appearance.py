@@ -1,9 +1,10 @@
-"""Appearance model 2.2: label maps, tissue physics per modality, morphology, sizes, goldens."""
+"""Appearance model: label maps, tissue physics per modality, morphology, sizes, goldens."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from measurements import FINDINGS, indices_by_stage, liver_mean
 
 from generator import anatomy as A
 from generator import generate_patient, sample_labels
@@ -20,23 +21,12 @@ PER_STAGE = 8
 IMAGE_SIZE = 96
 
 
-def _indices_by_stage(per_stage: int) -> dict[str, list[int]]:
-    chosen: dict[str, list[int]] = {stage: [] for stage in STAGES}
-    index = 0
-    while min(len(group) for group in chosen.values()) < per_stage:
-        stage = sample_labels(index, seed=SEED).fibrosis_stage
-        if len(chosen[stage]) < per_stage:
-            chosen[stage].append(index)
-        index += 1
-    return chosen
-
-
 @pytest.fixture(scope="module")
 def patients():
     """``PER_STAGE`` patients of every stage at ``IMAGE_SIZE``, flattened in stage order."""
     return [
         generate_patient(index, seed=SEED, image_size=IMAGE_SIZE)
-        for group in _indices_by_stage(PER_STAGE).values()
+        for group in indices_by_stage(PER_STAGE, seed=SEED).values()
         for index in group
     ]
 
@@ -83,7 +73,7 @@ class TestLabelMaps:
                 assert not missing, (patient.labels.index, modality, missing)
 
     def test_ids_documented_and_focal_findings_per_modality(self, patients):
-        own = {"MRI": A.NODULE, "CT": A.SPOT, "US": A.REFLECTION}
+        own = {modality: finding for modality, (finding, _) in FINDINGS.items()}
         for patient in patients:
             for modality, label_map in patient.label_maps.items():
                 present = set(np.unique(label_map).tolist())
@@ -110,13 +100,12 @@ class TestLabelMaps:
 
     def test_liver_mask_includes_focal_findings(self, patients):
         for patient in patients:
-            for modality, finding in (("MRI", A.NODULE), ("CT", A.SPOT), ("US", A.REFLECTION)):
+            for modality, (finding, _) in FINDINGS.items():
                 label_map = patient.label_maps[modality]
                 assert np.all(patient.liver_mask(modality)[label_map == finding])
 
     def test_focal_findings_only_from_their_stage(self, patients):
-        first = {"MRI": (A.NODULE, "F2"), "CT": (A.SPOT, "F3"), "US": (A.REFLECTION, "F3")}
-        for modality, (finding, stage) in first.items():
+        for modality, (finding, stage) in FINDINGS.items():
             for patient in patients:
                 has = bool(np.any(patient.label_maps[modality] == finding))
                 expected = patient.labels.stage_index >= STAGES.index(stage)
@@ -282,17 +271,15 @@ class TestSizes:
 
 class TestDeterminism:
     def test_modalities_use_their_own_streams(self):
-        """Changing one stream's seed changes only that modality (anatomy kept)."""
+        """One patient's MRI and CT streams draw different numbers."""
         first = stream_rng(SEED, 3, Stream.MRI).standard_normal(4)
         second = stream_rng(SEED, 3, Stream.CT).standard_normal(4)
         assert not np.allclose(first, second)
 
     def test_read_outs_differ_between_modalities(self, patients):
         """Each modality reads severity with its own noise: liver levels are not collinear."""
-        mri = [p.images["MRI"][p.liver_mask("MRI")].mean() for p in patients]
-        ct = [p.images["CT"][p.liver_mask("CT")].mean() for p in patients]
-        us = [p.images["US"][p.liver_mask("US")].mean() for p in patients]
-        corr = np.corrcoef([mri, ct, us])
+        levels = [[liver_mean(p, m) for p in patients] for m in ("MRI", "CT", "US")]
+        corr = np.corrcoef(levels)
         assert np.all(corr[np.triu_indices(3, 1)] < 0.95), corr
         assert np.all(corr[np.triu_indices(3, 1)] > 0.2), corr
 

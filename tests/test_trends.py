@@ -17,29 +17,30 @@ import itertools
 
 import numpy as np
 import pytest
-from measurements import bright_outlier_fraction, liver_mean, spearman, speckle_correlation
+from measurements import (
+    FINDINGS,
+    bright_outlier_fraction,
+    indices_by_stage,
+    liver_mean,
+    spearman,
+    speckle_correlation,
+)
 
 from generator import anatomy as A
-from generator import generate_patient, sample_labels
+from generator import generate_patient
 from generator.contract import STAGES
 
 PER_STAGE = 48
 IMAGE_SIZE = 128
-#: Each modality's focal finding: its label id and the first stage that may show it.
-FINDINGS = {"MRI": (A.NODULE, "F2"), "CT": (A.SPOT, "F3"), "US": (A.REFLECTION, "F3")}
 
 
 @pytest.fixture(scope="module")
 def patients_by_stage():
     """``PER_STAGE`` patients of every stage (the first of each in index order)."""
-    chosen = {stage: [] for stage in STAGES}
-    index = 0
-    while min(len(group) for group in chosen.values()) < PER_STAGE:
-        stage = sample_labels(index, seed=42).fibrosis_stage
-        if len(chosen[stage]) < PER_STAGE:
-            chosen[stage].append(generate_patient(index, seed=42, image_size=IMAGE_SIZE))
-        index += 1
-    return chosen
+    return {
+        stage: [generate_patient(index, seed=42, image_size=IMAGE_SIZE) for index in indices]
+        for stage, indices in indices_by_stage(PER_STAGE, seed=42).items()
+    }
 
 
 def _per_stage(patients_by_stage, measure, modality):
