@@ -27,7 +27,7 @@ import datasets
 import numpy as np
 import PIL.Image
 
-from generator.anatomy import LABEL_NAMES
+from generator.label_ids import LABEL_NAMES
 from generator.cohort import patient_id, split_indices
 from generator.contract import (
     BINARY_LABELS,
@@ -36,11 +36,11 @@ from generator.contract import (
     DEFAULT_NUM_PATIENTS,
     DEFAULT_SEED,
     GENERATOR_VERSION,
-    MODALITY_COLUMNS,
     SEXES,
     STAGES,
     validate_parameters,
 )
+from generator.modalities import MODALITY_COLUMNS
 from generator.patient import Patient, generate_patient
 
 _CITATION = """\
@@ -164,7 +164,7 @@ def build_features(image_format: str, image_size: int) -> datasets.Features:
 
     ``mri``, ``ct``, ``ultrasound``: the images, 8-bit grayscale PNG (``png``) or float32
     (S, S) in [0, 1] (``float32``). ``mri_label_map``, ``ct_label_map``,
-    ``ultrasound_label_map``: uint8 (S, S) anatomy ids (``generator.anatomy.LABEL_NAMES``:
+    ``ultrasound_label_map``: uint8 (S, S) anatomy ids (``generator.label_ids.LABEL_NAMES``:
     0 background, 1 liver, then one id per structure and focal finding), PNG or
     ``Array2D`` uint8; they are free (the generator renders them anyway), compress to almost
     nothing as PNG, and give segmentation targets and liver regions of interest for

@@ -25,7 +25,8 @@ import datasets
 import numpy as np
 
 from generator import generate_patient, patient_id
-from generator.contract import DEFAULT_SEED, MODALITY_COLUMNS
+from generator.contract import DEFAULT_SEED
+from generator.modalities import MODALITY_COLUMNS
 
 
 def digest(array: np.ndarray) -> str:

@@ -57,19 +57,19 @@ from benchmarks.common import (
     process_pool,
     replace_section,
 )
-from generator.anatomy import LIVER_IDS, SPLEEN
+from generator.label_ids import LIVER_IDS, SPLEEN
 from generator.cohort import split_indices
 from generator.contract import (
     DEFAULT_IMAGE_SIZE,
     DEFAULT_NUM_PATIENTS,
     DEFAULT_SEED,
     GENERATOR_VERSION,
-    MODALITIES,
     POSITIVE_STAGES,
     STAGES,
     validate_parameters,
 )
 from generator.files import write_text
+from generator.modalities import MODALITIES
 from generator.patient import generate_patient
 
 FUSED = "fused"
@@ -172,7 +172,7 @@ def _intensity_features(values: np.ndarray) -> dict[str, float]:
 def region_features(image: np.ndarray, label_map: np.ndarray) -> dict[str, float]:
     """Liver-region features of one image, read through its label map.
 
-    The liver region (``generator.anatomy.LIVER_IDS``: the parenchyma and the focal
+    The liver region (``generator.label_ids.LIVER_IDS``: the parenchyma and the focal
     findings labelled inside it, merged so that the model reads the findings from the
     image, not from their labels) gets its area fraction, intensity statistics, texture
     (fine detail, bright outliers, grey-level co-occurrence) and outline length; the

@@ -57,7 +57,8 @@ from benchmarks.common import (
     process_pool,
     replace_section,
 )
-from generator.contract import DEFAULT_SEED, MODALITIES, MODALITY_COLUMNS
+from generator.contract import DEFAULT_SEED
+from generator.modalities import MODALITIES, MODALITY_COLUMNS
 from generator.parquet_export import load_builder_class
 from generator.patient import generate_patient
 from generator.random_streams import Stream

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
-from generator.anatomy import LABEL_NAMES
+from generator.label_ids import LABEL_NAMES
 from generator.contract import (
     BUILDER_SPLIT_NAMES,
     GENERATOR_VERSION,

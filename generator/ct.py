@@ -9,7 +9,10 @@ so it is drawn as filtered, not white, noise. The abdominal window W400/L40 maps
 
 Seed trends (the published contract): liver density rises with fibrosis severity;
 high-density spots in F3-F4 only. The liver reads the patient's severity through this
-modality's own noisy read-out (``READOUT_SD``), drawn from the CT stream.
+modality's own noisy read-out (``READOUT_SD``).
+
+Streams (family ``CT``): ``acquisition`` (read-out, fat density), ``spots`` and
+``fields`` (liver texture, bowel loops, scanner noise: fixed draws at every stage).
 """
 
 from __future__ import annotations
@@ -18,33 +21,42 @@ import dataclasses
 
 import numpy as np
 
-from generator import anatomy as A
-from generator.anatomy import Anatomy, liver_points
+from generator import label_ids as L
+from generator.anatomy import Anatomy
 from generator.cohort import PatientLabels
+from generator.findings import Finding, sample_findings
+from generator.geometry import Ellipse, grid_slices, pixel_grid
+from generator.modality import Modality, Scene
 from generator.noise import correlated_field, separable_blur
+from generator.random_streams import StreamFamily
+from generator.rasterise import label_table
 from generator.stamps import stamp_disc
 
 WINDOW_WIDTH_HU, WINDOW_LEVEL_HU = 400.0, 40.0
 
 TISSUE_HU = {
-    A.BACKGROUND: -1000.0,
-    A.LIVER: 55.0,  # F0 median
-    A.SUBCUTANEOUS_FAT: -95.0,
-    A.MUSCLE: 42.0,
-    A.VISCERA: -85.0,  # mesenteric fat; bowel loops raise it (VISCERA_BOWEL_HU)
-    A.BOWEL_GAS: -1000.0,
-    A.VERTEBRA: 260.0,  # cancellous bone; the cortex is CORTEX_HU
-    A.SPINAL_CANAL: 8.0,
-    A.AORTA: 48.0,
-    A.IVC: 45.0,
-    A.KIDNEY: 30.0,
-    A.SPLEEN: 46.0,
-    A.DIAPHRAGM: 40.0,
-    A.ASCITES: 10.0,
-    A.HEPATIC_VESSEL: 42.0,
-    A.GALLBLADDER: 8.0,  # bile
-    A.RIB: 550.0,  # cortex and marrow averaged over the rib's cross-section
+    L.BACKGROUND: -1000.0,
+    L.LIVER: 55.0,  # F0 median
+    L.SUBCUTANEOUS_FAT: -95.0,
+    L.MUSCLE: 42.0,
+    L.VISCERA: -85.0,  # mesenteric fat; bowel loops raise it (VISCERA_BOWEL_HU)
+    L.BOWEL_GAS: -1000.0,
+    L.VERTEBRA: 260.0,  # cancellous bone; the cortex is CORTEX_HU
+    L.SPINAL_CANAL: 8.0,
+    L.AORTA: 48.0,
+    L.IVC: 45.0,
+    L.KIDNEY: 30.0,
+    L.SPLEEN: 46.0,
+    L.DIAPHRAGM: 40.0,
+    L.ASCITES: 10.0,
+    L.HEPATIC_VESSEL: 42.0,
+    L.NODULE: 55.0,  # MRI's finding: liver, were it ever in a CT map
+    L.SPOT: 55.0,  # liver; the spot's contrast is stamped on top
+    L.REFLECTION: 55.0,  # ultrasound's finding: liver likewise
+    L.RIB: 550.0,  # cortex and marrow averaged over the rib's cross-section
+    L.GALLBLADDER: 8.0,  # bile
 }
+_HU_TABLE = label_table(TISSUE_HU)
 CORTEX_HU = 900.0
 #: Cortical shell of the vertebral body, as a fraction of its radius.
 CORTEX_FRACTION = 0.18
@@ -78,33 +90,40 @@ BLUR_SD = 0.003
 
 @dataclasses.dataclass(frozen=True)
 class CtParameters:
-    """A patient's CT parameters (sampled from the CT stream)."""
+    """A patient's CT parameters (drawn from the ``CT`` stream family)."""
 
     liver_hu: float
     fat_hu: float
     liver_texture_hu: float
-    spots: tuple[tuple[float, float, float], ...]  # (x, y, radius), FOV fractions
+    spots: tuple[Finding, ...]  # (x, y, radius), FOV fractions
+    vertebral_body: Ellipse  # whose outer shell is painted as cortex
+    noise: StreamFamily  # where the render draws its texture and noise
 
 
 def sample_ct_parameters(
-    labels: PatientLabels, anatomy: Anatomy, rng: np.random.Generator
+    labels: PatientLabels, anatomy: Anatomy, streams: StreamFamily
 ) -> CtParameters:
     """Draw the patient's CT read-out of severity, fat density and spots."""
-    readout = labels.severity + READOUT_SD * rng.standard_normal()
+    acquisition = streams.rng("acquisition")
+    readout = labels.severity + READOUT_SD * acquisition.standard_normal()
+    fat_hu = TISSUE_HU[L.SUBCUTANEOUS_FAT] + FAT_HU_SD * acquisition.standard_normal()
     severity = max(readout, 0.0)  # the CT's own read-out drives its findings
-    spots: tuple[tuple[float, float, float], ...] = ()
-    if labels.fibrosis_stage in SPOT_STAGES:
-        count = int(rng.poisson(SPOT_BASE + SPOT_PER_SEVERITY * max(severity - SPOT_ONSET, 0.0)))
-        points = liver_points(anatomy, count, rng, depth=0.75)
-        radii = SPOT_RADIUS * rng.uniform(0.8, 1.3, size=count)
-        spots = tuple(
-            (float(x), float(y), float(r)) for (x, y), r in zip(points, radii, strict=True)
-        )
+    shown = labels.fibrosis_stage in SPOT_STAGES
+    spots = sample_findings(
+        streams.rng("spots"),
+        anatomy.liver,
+        SPOT_BASE + SPOT_PER_SEVERITY * max(severity - SPOT_ONSET, 0.0) if shown else 0.0,
+        SPOT_RADIUS,
+        (0.8, 1.3),
+        depth=0.75,
+    )
     return CtParameters(
-        liver_hu=TISSUE_HU[A.LIVER] + LIVER_HU_PER_SEVERITY * readout,
-        fat_hu=TISSUE_HU[A.SUBCUTANEOUS_FAT] + FAT_HU_SD * rng.standard_normal(),
+        liver_hu=TISSUE_HU[L.LIVER] + LIVER_HU_PER_SEVERITY * readout,
+        fat_hu=fat_hu,
         liver_texture_hu=LIVER_TEXTURE_HU + LIVER_TEXTURE_HU_PER_SEVERITY * severity,
         spots=spots,
+        vertebral_body=anatomy.spine.vertebral_body,
+        noise=streams,
     )
 
 
@@ -115,42 +134,33 @@ def hounsfield_to_unit(hu: np.ndarray) -> np.ndarray:
     return np.clip(unit, 0.0, 1.0).astype(np.float32, copy=False)
 
 
-def render_ct(
-    labels: PatientLabels,
-    anatomy: Anatomy,
-    axial_labels: np.ndarray,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Render the CT slice of ``anatomy`` (axial label map ``axial_labels``).
+def render_ct(params: CtParameters, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """Render the CT slice.
 
     Returns
     -------
     image : float32 (S, S) in [0, 1], the W400/L40 window of HU
     label_map : uint8 (S, S), the axial ids plus ``SPOT`` for the spots
     """
-    params = sample_ct_parameters(labels, anatomy, rng)
-    return _render(params, anatomy, axial_labels, rng)
-
-
-def _render(
-    params: CtParameters, anatomy: Anatomy, axial_labels: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    size = axial_labels.shape[0]
-    label_map = axial_labels.copy()
-    table = A.label_table(TISSUE_HU)
-    table[A.LIVER] = params.liver_hu
-    table[A.SUBCUTANEOUS_FAT] = params.fat_hu
+    size = scene.size
+    label_map = scene.axial_labels.copy()
+    table = _HU_TABLE.copy()
+    table[L.LIVER] = params.liver_hu
+    table[L.SUBCUTANEOUS_FAT] = params.fat_hu
     # Mesenteric fat keeps its offset from the patient's subcutaneous fat.
-    table[A.VISCERA] = params.fat_hu + (TISSUE_HU[A.VISCERA] - TISSUE_HU[A.SUBCUTANEOUS_FAT])
+    table[L.VISCERA] = params.fat_hu + (TISSUE_HU[L.VISCERA] - TISSUE_HU[L.SUBCUTANEOUS_FAT])
     hu = table[label_map]
-    texture = correlated_field(rng, size, "gaussian", 0.012)
-    viscera = label_map == A.VISCERA
-    loops = correlated_field(rng, size, "bandpass", BOWEL_WAVELENGTH, 0.8)[viscera]
-    bowel = 1.0 / (1.0 + np.exp(3.0 - 4.0 * loops))
+    fields = params.noise.rng("fields")
+    texture = correlated_field(fields, size, "gaussian", 0.012)
+    loops = correlated_field(fields, size, "bandpass", BOWEL_WAVELENGTH, 0.8)
+    rolloff = min(0.5, NOISE_ROLLOFF * 224.0 / size) if size < 224 else NOISE_ROLLOFF
+    noise = correlated_field(fields, size, "ct", 0.0, rolloff)
+    viscera = label_map == L.VISCERA
+    bowel = 1.0 / (1.0 + np.exp(3.0 - 4.0 * loops[viscera]))
     hu[viscera] += np.float32(VISCERA_BOWEL_HU) * bowel
-    liver = label_map == A.LIVER
+    liver = label_map == L.LIVER
     hu[liver] += np.float32(params.liver_texture_hu) * texture[liver]
-    _paint_cortex(hu, anatomy, label_map)
+    _paint_cortex(hu, params.vertebral_body, label_map)
     for x, y, radius in params.spots:
         stamp_disc(
             hu,
@@ -158,24 +168,33 @@ def _render(
             radius,
             SPOT_CONTRAST_HU,
             label_map=label_map,
-            label=A.SPOT,
-            inside=(A.LIVER, A.SPOT),
+            label=L.SPOT,
+            inside=(L.LIVER, L.SPOT),
         )
     blur = BLUR_SD * size
     if blur >= 0.3:
         hu = separable_blur(hu, blur, blur)
-    rolloff = min(0.5, NOISE_ROLLOFF * 224.0 / size) if size < 224 else NOISE_ROLLOFF
-    hu += np.float32(NOISE_SD_HU) * correlated_field(rng, size, "ct", 0.0, rolloff)
+    hu += np.float32(NOISE_SD_HU) * noise
     return hounsfield_to_unit(hu), label_map
 
 
-def _paint_cortex(hu: np.ndarray, anatomy: Anatomy, label_map: np.ndarray) -> None:
+def _paint_cortex(hu: np.ndarray, vertebra: Ellipse, label_map: np.ndarray) -> None:
     """Set the vertebral body's outer shell to cortical bone, in its bounding patch only."""
     size = hu.shape[0]
-    patch = A.grid_slices(anatomy.vertebra.bounds(), size)
+    patch = grid_slices(vertebra.bounds(), size)
     if patch is None:
         return
-    y, x = A.pixel_grid(size)
-    q = anatomy.vertebra.q(x[patch], y[patch])
-    shell = (q > (1.0 - CORTEX_FRACTION) ** 2) & (label_map[patch] == A.VERTEBRA)
+    y, x = pixel_grid(size)
+    q = vertebra.q(x[patch], y[patch])
+    shell = (q > (1.0 - CORTEX_FRACTION) ** 2) & (label_map[patch] == L.VERTEBRA)
     hu[patch][shell] = CORTEX_HU
+
+
+MODALITY = Modality(
+    name="CT",
+    column="ct",
+    title="CT",
+    tissue_tables={"hounsfield_units": TISSUE_HU},
+    sample=sample_ct_parameters,
+    render=render_ct,
+)

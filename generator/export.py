@@ -38,7 +38,6 @@ from generator.contract import (
     DEFAULT_NUM_PATIENTS,
     DEFAULT_SEED,
     GENERATOR_VERSION,
-    MODALITY_COLUMNS,
     validate_parameters,
 )
 from generator.files import remove_partial_files, write_text
@@ -51,6 +50,7 @@ from generator.manifest import (
     verify_manifest,
     write_manifest,
 )
+from generator.modalities import MODALITY_COLUMNS
 from generator.parquet_export import (
     CONFIGS,
     DATA_DIR,

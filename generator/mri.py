@@ -10,7 +10,12 @@ Rayleigh in the dark background (Gudbjartsson & Patz, MRM 1995).
 Seed trends (the published contract): liver signal rises with fibrosis severity; bright
 nodules from F2 on (none in F0-F1), denser with severity. Lace-like, mildly T2-bright
 fibrous reticulation grows in advanced fibrosis. The liver reads the patient's severity
-through this modality's own noisy read-out (``READOUT_SD``), drawn from the MRI stream.
+through this modality's own noisy read-out (``READOUT_SD``).
+
+Streams (family ``MRI``): ``acquisition`` (read-out, bias field), ``nodules``,
+``fields`` (tissue texture, bowel loops, complex noise: fixed draws at every stage) and
+``reticulation``; so the noise of every pixel that disease does not touch is the same
+at every stage.
 """
 
 from __future__ import annotations
@@ -19,32 +24,41 @@ import dataclasses
 
 import numpy as np
 
-from generator import anatomy as A
-from generator.anatomy import Anatomy, liver_points
+from generator import label_ids as L
+from generator.anatomy import Anatomy
 from generator.cohort import PatientLabels
+from generator.findings import Finding, sample_findings
+from generator.geometry import pixel_grid
+from generator.modality import Modality, Scene
 from generator.noise import correlated_field, separable_blur
+from generator.random_streams import StreamFamily
+from generator.rasterise import label_table
 from generator.stamps import stamp_disc
 
 # Relative T2-weighted signal per label (before bias field and noise; 1.0 = full scale).
 TISSUE_SIGNAL = {
-    A.BACKGROUND: 0.0,
-    A.LIVER: 0.30,
-    A.SUBCUTANEOUS_FAT: 0.66,
-    A.MUSCLE: 0.16,
-    A.VISCERA: 0.62,  # mesenteric fat; bowel loops darken it (VISCERA_MIX)
-    A.BOWEL_GAS: 0.02,
-    A.VERTEBRA: 0.36,  # marrow (T2 49 ms) in a dark cortex
-    A.SPINAL_CANAL: 0.92,  # cerebrospinal fluid
-    A.AORTA: 0.04,  # flow void
-    A.IVC: 0.08,  # flow void
-    A.KIDNEY: 0.58,
-    A.SPLEEN: 0.56,
-    A.DIAPHRAGM: 0.15,
-    A.ASCITES: 0.90,
-    A.HEPATIC_VESSEL: 0.06,  # flow void
-    A.GALLBLADDER: 0.90,  # bile
-    A.RIB: 0.12,  # cortical bone, little marrow at this resolution
+    L.BACKGROUND: 0.0,
+    L.LIVER: 0.30,
+    L.SUBCUTANEOUS_FAT: 0.66,
+    L.MUSCLE: 0.16,
+    L.VISCERA: 0.62,  # mesenteric fat; bowel loops darken it (VISCERA_MIX)
+    L.BOWEL_GAS: 0.02,
+    L.VERTEBRA: 0.36,  # marrow (T2 49 ms) in a dark cortex
+    L.SPINAL_CANAL: 0.92,  # cerebrospinal fluid
+    L.AORTA: 0.04,  # flow void
+    L.IVC: 0.08,  # flow void
+    L.KIDNEY: 0.58,
+    L.SPLEEN: 0.56,
+    L.DIAPHRAGM: 0.15,
+    L.ASCITES: 0.90,
+    L.HEPATIC_VESSEL: 0.06,  # flow void
+    L.NODULE: 0.30,  # liver; the nodule's contrast is stamped on top
+    L.SPOT: 0.30,  # CT's finding: liver, were it ever in an MRI map
+    L.REFLECTION: 0.30,  # ultrasound's finding: liver likewise
+    L.RIB: 0.12,  # cortical bone, little marrow at this resolution
+    L.GALLBLADDER: 0.90,  # bile
 }
+_SIGNAL_TABLE = label_table(TISSUE_SIGNAL)
 #: Liver signal gained per unit of read-out severity (F0 median -> F4 median).
 LIVER_SIGNAL_PER_SEVERITY = 0.13
 #: SD of the MRI's own read-out of severity (severity units), independent of the other
@@ -74,50 +88,47 @@ BLUR_SD = 0.0025
 
 @dataclasses.dataclass(frozen=True)
 class MriParameters:
-    """A patient's MRI parameters (sampled from the MRI stream)."""
+    """A patient's MRI parameters (drawn from the ``MRI`` stream family)."""
 
     liver_signal: float
     reticulation: float  # peak added signal of the fibrous lace
-    nodules: tuple[tuple[float, float, float], ...]  # (x, y, radius), FOV fractions
+    nodules: tuple[Finding, ...]  # (x, y, radius), FOV fractions
     nodule_contrast: float  # signal added at a nodule's centre
     bias: tuple[float, float, float, float, float]  # x, y, x^2, y^2, xy coefficients
+    noise: StreamFamily  # where the render draws its texture and noise
 
 
 def sample_mri_parameters(
-    labels: PatientLabels, anatomy: Anatomy, rng: np.random.Generator
+    labels: PatientLabels, anatomy: Anatomy, streams: StreamFamily
 ) -> MriParameters:
     """Draw the patient's MRI read-out of severity, nodules and bias field."""
-    readout = labels.severity + READOUT_SD * rng.standard_normal()
+    acquisition = streams.rng("acquisition")
+    readout = labels.severity + READOUT_SD * acquisition.standard_normal()
+    bias = tuple(float(c) for c in BIAS_COEFFICIENT_SD * acquisition.standard_normal(5))
     severity = max(readout, 0.0)  # the MRI's own read-out drives its findings
     t = max(readout - RETICULATION_ONSET, 0.0) / RETICULATION_SPAN
-    nodules: tuple[tuple[float, float, float], ...] = ()
-    if labels.fibrosis_stage in NODULE_STAGES:
-        count = int(rng.poisson(NODULE_BASE + NODULE_PER_SEVERITY * severity**1.5))
-        radius = NODULE_RADIUS + NODULE_RADIUS_PER_SEVERITY * severity
-        points = liver_points(anatomy, count, rng, depth=0.75)
-        radii = radius * rng.uniform(0.75, 1.25, size=count)
-        nodules = tuple(
-            (float(x), float(y), float(r)) for (x, y), r in zip(points, radii, strict=True)
-        )
-    bias = tuple(float(c) for c in BIAS_COEFFICIENT_SD * rng.standard_normal(5))
+    shown = labels.fibrosis_stage in NODULE_STAGES
+    nodules = sample_findings(
+        streams.rng("nodules"),
+        anatomy.liver,
+        NODULE_BASE + NODULE_PER_SEVERITY * severity**1.5 if shown else 0.0,
+        NODULE_RADIUS + NODULE_RADIUS_PER_SEVERITY * severity,
+        (0.75, 1.25),
+        depth=0.75,
+    )
     return MriParameters(
-        liver_signal=TISSUE_SIGNAL[A.LIVER] + LIVER_SIGNAL_PER_SEVERITY * readout,
+        liver_signal=TISSUE_SIGNAL[L.LIVER] + LIVER_SIGNAL_PER_SEVERITY * readout,
         reticulation=RETICULATION_PEAK * min(t, 1.0) ** 1.5,
         nodules=nodules,
         nodule_contrast=NODULE_CONTRAST + NODULE_CONTRAST_PER_SEVERITY * severity,
         bias=bias,  # type: ignore[arg-type]
+        noise=streams,
     )
-
-
-def _signal_table(liver_signal: float) -> np.ndarray:
-    table = A.label_table(TISSUE_SIGNAL)
-    table[A.LIVER] = liver_signal
-    return table
 
 
 def bias_field(coefficients: tuple[float, ...], size: int) -> np.ndarray:
     """exp of a quadratic polynomial over the field of view: float32 (size, size), ~1."""
-    y, x = A.pixel_grid(size)
+    y, x = pixel_grid(size)
     xc, yc = x - np.float32(0.5), y - np.float32(0.5)
     cx, cy, cxx, cyy, cxy = (np.float32(c) for c in coefficients)
     return np.exp(
@@ -125,39 +136,31 @@ def bias_field(coefficients: tuple[float, ...], size: int) -> np.ndarray:
     )
 
 
-def render_mri(
-    labels: PatientLabels,
-    anatomy: Anatomy,
-    axial_labels: np.ndarray,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Render the T2-weighted slice of ``anatomy`` (axial label map ``axial_labels``).
+def render_mri(params: MriParameters, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """Render the T2-weighted slice.
 
     Returns
     -------
     image : float32 (S, S) in [0, 1], magnitude signal (1.0 = full scale)
     label_map : uint8 (S, S), the axial ids plus ``NODULE`` for the nodules
     """
-    params = sample_mri_parameters(labels, anatomy, rng)
-    return _render(params, axial_labels, rng)
-
-
-def _render(
-    params: MriParameters, axial_labels: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    size = axial_labels.shape[0]
-    label_map = axial_labels.copy()
-    signal = _signal_table(params.liver_signal)[label_map]
-    texture = correlated_field(rng, size, "gaussian", 0.01)
-    liver = label_map == A.LIVER
+    size = scene.size
+    label_map = scene.axial_labels.copy()
+    table = _SIGNAL_TABLE.copy()
+    table[L.LIVER] = params.liver_signal
+    signal = table[label_map]
+    fields = params.noise.rng("fields")
+    texture = correlated_field(fields, size, "gaussian", 0.01)
+    loops = correlated_field(fields, size, "bandpass", BOWEL_WAVELENGTH, 0.8)
+    noise = fields.standard_normal((2, size, size), dtype=np.float32) * np.float32(NOISE_SD)
+    liver = label_map == L.LIVER
     signal *= 1.0 + np.float32(TISSUE_TEXTURE_SD) * texture
-    viscera = label_map == A.VISCERA
-    loops = correlated_field(rng, size, "bandpass", BOWEL_WAVELENGTH, 0.8)[viscera]
-    signal[viscera] -= np.float32(VISCERA_MIX) / (1.0 + np.exp(3.0 - 4.0 * loops))
+    viscera = label_map == L.VISCERA
+    signal[viscera] -= np.float32(VISCERA_MIX) / (1.0 + np.exp(3.0 - 4.0 * loops[viscera]))
     if params.reticulation > 0.0:
-        lace = correlated_field(rng, size, "bandpass", 0.035, 0.35)
-        ridges = np.exp(-((lace * np.float32(2.5)) ** 2))
-        signal[liver] += np.float32(params.reticulation) * ridges[liver]
+        lace = correlated_field(params.noise.rng("reticulation"), size, "bandpass", 0.035, 0.35)
+        ridges = np.exp(-((lace[liver] * np.float32(2.5)) ** 2))
+        signal[liver] += np.float32(params.reticulation) * ridges
     for x, y, radius in params.nodules:
         stamp_disc(
             signal,
@@ -165,13 +168,22 @@ def _render(
             radius,
             params.nodule_contrast,
             label_map=label_map,
-            label=A.NODULE,
-            inside=(A.LIVER, A.NODULE),
+            label=L.NODULE,
+            inside=(L.LIVER, L.NODULE),
         )
     blur = BLUR_SD * size
     if blur >= 0.3:
         signal = separable_blur(signal, blur, blur)
     signal *= bias_field(params.bias, size)
-    noise = rng.standard_normal((2, size, size), dtype=np.float32) * np.float32(NOISE_SD)
     image = np.hypot(signal + noise[0], noise[1])
     return np.clip(image, 0.0, 1.0, out=image), label_map
+
+
+MODALITY = Modality(
+    name="MRI",
+    column="mri",
+    title="MRI (T2w)",
+    tissue_tables={"signal": TISSUE_SIGNAL},
+    sample=sample_mri_parameters,
+    render=render_mri,
+)

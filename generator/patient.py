@@ -1,4 +1,17 @@
-"""One entry point: a whole patient (labels, three images, three label maps)."""
+"""One entry point: a whole patient (labels, an image and a label map per modality).
+
+A patient is sampled once into frozen records, then rendered:
+
+1. ``sample_labels`` (cohort) and ``sample_anatomy`` draw the labels and the anatomy;
+2. each modality of the registry draws its parameter record (``Modality.sample``);
+3. each modality renders its record and the shared scene (``Modality.render``), a pure
+   function of the records; small images are supersampled and block-averaged, then
+   ``Modality.finish`` runs at the output size.
+
+Every draw comes from a named stream whose draws never depend on the stage, so
+``render_patient`` of the same patient at another stage changes only what disease
+drives (``label_ids.STAGE_DEPENDENT_IDS``) and ``progression`` shows it at every stage.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +19,35 @@ import dataclasses
 
 import numpy as np
 
-from generator.anatomy import LIVER_IDS, axial_label_map, sample_anatomy
+from generator.anatomy import Anatomy, sample_anatomy
 from generator.cohort import PatientLabels, sample_labels
-from generator.contract import DEFAULT_IMAGE_SIZE, DEFAULT_SEED, validate_parameters
-from generator.ct import render_ct
-from generator.mri import render_mri
-from generator.random_streams import Stream, stream_rng
-from generator.ultrasound import fan_geometry, render_ultrasound
+from generator.contract import (
+    DEFAULT_IMAGE_SIZE,
+    DEFAULT_SEED,
+    STAGES,
+    STIFFNESS_KPA_BY_STAGE,
+    validate_parameters,
+)
+from generator.label_ids import LIVER_IDS
+from generator.modalities import REGISTRY
+from generator.modality import Scene
+from generator.random_streams import StreamFamily
 
 
 @dataclasses.dataclass(frozen=True)
 class Patient:
     """A generated patient.
 
-    ``images`` and ``label_maps`` are keyed by modality (``MRI``, ``CT``, ``US``):
+    ``images`` and ``label_maps`` are keyed by modality name (``MRI``, ``CT``, ``US``):
     images are float32 (S, S) in [0, 1], C-contiguous; label maps are uint8 (S, S)
-    with the ids of ``generator.anatomy.LABEL_NAMES``. MRI and CT share the axial
-    geometry; the ultrasound map is in the probe's view.
+    with the ids of ``generator.label_ids.LABEL_NAMES``. MRI and CT share the axial
+    geometry; the ultrasound map is in the probe's view. ``anatomy`` and ``parameters``
+    (per modality) are the records the images were rendered from.
     """
 
     labels: PatientLabels
+    anatomy: Anatomy
+    parameters: dict[str, object]
     images: dict[str, np.ndarray]
     label_maps: dict[str, np.ndarray]
 
@@ -47,35 +69,60 @@ def render_patient(
 ) -> Patient:
     """Render the patient with ``labels`` from the random streams of ``(seed, labels.index)``.
 
-    ``generate_patient`` renders the sampled labels; other labels (e.g. the same patient
-    at another stage and stiffness) give that patient's counterfactual images, with the
-    same anatomy draws and noise streams.
+    ``generate_patient`` renders the sampled labels; other labels (the same patient at
+    another stage and stiffness) give that patient's counterfactual images: only the
+    disease-driven structures and the pixels they touch change.
     """
+    validate_parameters(num_patients=labels.index + 1, image_size=image_size, seed=seed)
     index = labels.index
     anatomy = sample_anatomy(
-        stream_rng(seed, index, Stream.ANATOMY), labels.severity, labels.fibrosis_stage
+        labels.severity, labels.fibrosis_stage, StreamFamily(seed, index, "anatomy")
     )
     factor = supersampling(image_size)
-    size = image_size * factor
-    axial = axial_label_map(anatomy, size)
-    outputs = {
-        "MRI": render_mri(labels, anatomy, axial, stream_rng(seed, index, Stream.MRI)),
-        "CT": render_ct(labels, anatomy, axial, stream_rng(seed, index, Stream.CT)),
-        "US": render_ultrasound(labels, anatomy, size, stream_rng(seed, index, Stream.ULTRASOUND)),
-    }
-    images, label_maps = {}, {}
-    for modality, (image, label_map) in outputs.items():
+    scene = Scene(anatomy, image_size * factor)
+    parameters, images, label_maps = {}, {}, {}
+    for modality in REGISTRY:
+        params = modality.sample(labels, anatomy, StreamFamily(seed, index, modality.name))
+        image, label_map = modality.render(params, scene)
         if factor > 1:
             image = image.reshape(image_size, factor, image_size, factor).mean(axis=(1, 3))
             # The centre sample of each block lies exactly on the output pixel's centre.
-            label_map = np.ascontiguousarray(
-                label_map[factor // 2 :: factor, factor // 2 :: factor]
-            )
-            if modality == "US":
-                image[~fan_geometry(image_size).inside] = 0.0
-        images[modality] = np.ascontiguousarray(image, dtype=np.float32)
-        label_maps[modality] = label_map
-    return Patient(labels=labels, images=images, label_maps=label_maps)
+            label_map = label_map[factor // 2 :: factor, factor // 2 :: factor]
+        image = modality.finish(np.ascontiguousarray(image, dtype=np.float32))
+        parameters[modality.name] = params
+        images[modality.name] = image
+        label_maps[modality.name] = np.ascontiguousarray(label_map)
+    return Patient(
+        labels=labels,
+        anatomy=anatomy,
+        parameters=parameters,
+        images=images,
+        label_maps=label_maps,
+    )
+
+
+def at_stage(labels: PatientLabels, stage: str) -> PatientLabels:
+    """``labels`` moved to ``stage`` with that stage's median liver stiffness (kPa)."""
+    if stage not in STAGES:
+        raise ValueError(f"`stage` must be one of {', '.join(STAGES)}, got {stage!r}")
+    return dataclasses.replace(
+        labels, fibrosis_stage=stage, liver_stiffness_kpa=STIFFNESS_KPA_BY_STAGE[stage][0]
+    )
+
+
+def progression(
+    index: int, *, seed: int = DEFAULT_SEED, image_size: int = DEFAULT_IMAGE_SIZE
+) -> dict[str, Patient]:
+    """Patient ``index`` at every stage F0..F4 (each at its median stiffness), by stage.
+
+    Everything that disease does not drive is identical across the five patients.
+    """
+    validate_parameters(num_patients=index + 1, image_size=image_size, seed=seed)
+    labels = sample_labels(index, seed=seed)
+    return {
+        stage: render_patient(at_stage(labels, stage), seed=seed, image_size=image_size)
+        for stage in STAGES
+    }
 
 
 #: Images smaller than this are rendered at an odd multiple of their size and

@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from generator.cohort import patient_id, sample_labels, split_of
-from generator.contract import LABEL_COLUMNS, MODALITIES
+from generator.contract import LABEL_COLUMNS
 from generator.files import save_npy, write_text
+from generator.modalities import MODALITIES
 from generator.patient import generate_patient
 
 IMAGES_DIR = "images"

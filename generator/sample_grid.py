@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from generator.contract import MODALITIES, STAGES
+from generator.contract import STAGES
 from generator.files import atomic_writer
+from generator.modalities import MODALITIES
 
 SAMPLE_GRID_FILE = "assets/sample_grid.png"
 MODALITY_TITLES = {"MRI": "MRI (T2w)", "CT": "CT", "US": "Ultrasound"}

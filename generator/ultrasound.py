@@ -18,7 +18,11 @@ with severity (lower m, clustered scatterers with a longer correlation length); 
 reflections in F3-F4 only, coherent (specular) echoes added to the intensity after the
 speckle so that they show as smooth bright foci; the nodular liver surface shows. The
 liver reads the patient's severity through this modality's own noisy read-out
-(``READOUT_SD``), drawn from the ultrasound stream.
+(``READOUT_SD``).
+
+Streams (family ``US``): ``acquisition`` (probe pose, read-out, gain), ``reflections``,
+``fields`` (bowel texture, complex scatterer noise: fixed draws at every stage),
+``speckle`` (the liver's Gamma intensities) and ``clusters`` (their clustering field).
 """
 
 from __future__ import annotations
@@ -29,10 +33,15 @@ import math
 
 import numpy as np
 
-from generator import anatomy as A
-from generator.anatomy import BODY_EXPONENT, Anatomy, grid_slices, liver_points, rasterise
+from generator import label_ids as L
+from generator.anatomy import Anatomy
 from generator.cohort import PatientLabels
+from generator.findings import Finding, sample_findings
+from generator.geometry import grid_slices
+from generator.modality import Modality, Scene
 from generator.noise import blur_power, correlated_field, separable_blur
+from generator.random_streams import StreamFamily
+from generator.rasterise import label_table, rasterise
 from generator.stamps import stamp_disc
 
 # Probe and display geometry (field-of-view fractions of the axial slice; ~36 cm).
@@ -51,45 +60,51 @@ TGC_FRACTION = 0.85
 
 # Mean backscatter (echo intensity) per label, liver F0 median = 1.
 TISSUE_ECHO = {
-    A.BACKGROUND: 0.0,
-    A.LIVER: 1.0,
-    A.SUBCUTANEOUS_FAT: 0.35,
-    A.MUSCLE: 0.2,
-    A.VISCERA: 1.3,  # mesenteric fat and bowel; modulated by BOWEL_TEXTURE_SD
-    A.BOWEL_GAS: 6.0,
-    A.VERTEBRA: 5.0,
-    A.SPINAL_CANAL: 0.02,
-    A.AORTA: 0.01,
-    A.IVC: 0.01,
-    A.KIDNEY: 0.45,
-    A.SPLEEN: 1.05,
-    A.DIAPHRAGM: 7.0,
-    A.ASCITES: 0.0,
-    A.HEPATIC_VESSEL: 0.01,
-    A.GALLBLADDER: 0.0,  # anechoic bile
-    A.RIB: 5.0,
+    L.BACKGROUND: 0.0,
+    L.LIVER: 1.0,
+    L.SUBCUTANEOUS_FAT: 0.35,
+    L.MUSCLE: 0.2,
+    L.VISCERA: 1.3,  # mesenteric fat and bowel; modulated by BOWEL_TEXTURE_SD
+    L.BOWEL_GAS: 6.0,
+    L.VERTEBRA: 5.0,
+    L.SPINAL_CANAL: 0.02,
+    L.AORTA: 0.01,
+    L.IVC: 0.01,
+    L.KIDNEY: 0.45,
+    L.SPLEEN: 1.05,
+    L.DIAPHRAGM: 7.0,
+    L.ASCITES: 0.0,
+    L.HEPATIC_VESSEL: 0.01,
+    L.NODULE: 1.0,  # MRI's finding: liver, were it ever in an ultrasound map
+    L.SPOT: 1.0,  # CT's finding: liver likewise
+    L.REFLECTION: 1.0,  # labelled after the echoes are formed; the echo is coherent
+    L.GALLBLADDER: 0.0,  # anechoic bile
+    L.RIB: 5.0,
 }
 #: Attenuation per label, dB/cm/MHz (REFERENCE.md: liver 0.50, spleen 0.40, fat 0.63,
 #: blood 0.15, kidney 1.0, muscle 1.0-1.4, bone ~15; water ~0; gas: total loss). The loss
 #: accumulates along each scan line, so bone and gas cast shadows and fluid enhances.
 TISSUE_ATTENUATION = {
-    A.BACKGROUND: 0.0,
-    A.LIVER: 0.50,
-    A.SUBCUTANEOUS_FAT: 0.63,
-    A.MUSCLE: 1.2,
-    A.VISCERA: 0.5,  # mesenteric fat (0.63) mixed with bowel wall and contents
-    A.BOWEL_GAS: 40.0,
-    A.VERTEBRA: 15.0,
-    A.SPINAL_CANAL: 0.01,
-    A.AORTA: 0.15,
-    A.IVC: 0.15,
-    A.KIDNEY: 1.0,
-    A.SPLEEN: 0.40,
-    A.DIAPHRAGM: 1.2,
-    A.ASCITES: 0.01,
-    A.HEPATIC_VESSEL: 0.15,
-    A.RIB: 15.0,
-    A.GALLBLADDER: 0.01,
+    L.BACKGROUND: 0.0,
+    L.LIVER: 0.50,
+    L.SUBCUTANEOUS_FAT: 0.63,
+    L.MUSCLE: 1.2,
+    L.VISCERA: 0.5,  # mesenteric fat (0.63) mixed with bowel wall and contents
+    L.BOWEL_GAS: 40.0,
+    L.VERTEBRA: 15.0,
+    L.SPINAL_CANAL: 0.01,
+    L.AORTA: 0.15,
+    L.IVC: 0.15,
+    L.KIDNEY: 1.0,
+    L.SPLEEN: 0.40,
+    L.DIAPHRAGM: 1.2,
+    L.ASCITES: 0.01,
+    L.HEPATIC_VESSEL: 0.15,
+    L.NODULE: 0.50,  # liver
+    L.SPOT: 0.50,  # liver
+    L.REFLECTION: 0.50,  # liver
+    L.RIB: 15.0,
+    L.GALLBLADDER: 0.01,
 }
 #: Log-normal SD of the viscera's echo (bowel loops, gas, fat), and the loops' size.
 BOWEL_TEXTURE_SD, BOWEL_WAVELENGTH = 0.9, 0.06
@@ -140,59 +155,50 @@ class UltrasoundParameters:
     gamma_shape: float
     cluster_sd: float
     cluster_length: float
-    reflections: tuple[tuple[float, float, float], ...]  # (x, y, radius) axial FOV fractions
+    reflections: tuple[Finding, ...]  # (x, y, radius) axial FOV fractions
     gain: float  # overall receiver gain
-
-
-def _skin_point(anatomy: Anatomy, x: float, y: float, angle: float) -> tuple[float, float]:
-    """Where the ray from (x, y) inside the body in direction ``angle`` leaves the skin."""
-    inner, outer = 0.0, 1.0
-    dx, dy = math.cos(angle), math.sin(angle)
-    for _ in range(30):  # bisection on the body's normalised radius
-        mid = (inner + outer) / 2
-        px, py = x + mid * dx - anatomy.body_center[0], y + mid * dy - anatomy.body_center[1]
-        semi_y = anatomy.body_semi_y_anterior if py < 0 else anatomy.body_semi_y_posterior
-        p = BODY_EXPONENT
-        radius = (abs(px / anatomy.body_semi_x) ** p + abs(py / semi_y) ** p) ** (1.0 / p)
-        inner, outer = (mid, outer) if radius <= 1.0 else (inner, mid)
-    return x + inner * dx, y + inner * dy
+    noise: StreamFamily  # where the render draws its speckle and texture
 
 
 def sample_ultrasound_parameters(
-    labels: PatientLabels, anatomy: Anatomy, rng: np.random.Generator
+    labels: PatientLabels, anatomy: Anatomy, streams: StreamFamily
 ) -> UltrasoundParameters:
     """Draw the probe pose, the read-out of severity and the reflections."""
+    acquisition = streams.rng("acquisition")
     # Right lateral (intercostal) window: the skin point reached from the liver's
     # centre in a direction to the image's left and slightly anterior; the beam aims back.
     frame = anatomy.liver.frame
-    outward = math.radians(rng.uniform(165.0, 195.0))
-    skin_x, skin_y = _skin_point(anatomy, frame.center_x, frame.center_y, outward)
-    beam = outward - math.pi + rng.normal(0.0, 0.08)
+    outward = math.radians(acquisition.uniform(165.0, 195.0))
+    skin_x, skin_y = anatomy.body.skin_point(frame.center_x, frame.center_y, outward)
+    beam = outward - math.pi + acquisition.normal(0.0, 0.08)
     probe = Probe(
         apex_x=skin_x - (PROBE_RADIUS - 0.004) * math.cos(beam),
         apex_y=skin_y - (PROBE_RADIUS - 0.004) * math.sin(beam),
         beam_angle=beam,
     )
-    readout = labels.severity + READOUT_SD * rng.standard_normal()
+    readout = labels.severity + READOUT_SD * acquisition.standard_normal()
+    gain = math.exp(0.1 * acquisition.standard_normal())
     coarse = max(readout, 0.0)
-    reflections: tuple[tuple[float, float, float], ...] = ()
-    if labels.fibrosis_stage in REFLECTION_STAGES:
-        count = int(rng.poisson(REFLECTION_BASE + REFLECTION_PER_SEVERITY * coarse))
-        points = liver_points(anatomy, count, rng, depth=0.8)
-        radii = REFLECTION_RADIUS * rng.uniform(0.7, 1.3, size=count)
-        reflections = tuple(
-            (float(x), float(y), float(r)) for (x, y), r in zip(points, radii, strict=True)
-        )
+    shown = labels.fibrosis_stage in REFLECTION_STAGES
+    reflections = sample_findings(
+        streams.rng("reflections"),
+        anatomy.liver,
+        REFLECTION_BASE + REFLECTION_PER_SEVERITY * coarse if shown else 0.0,
+        REFLECTION_RADIUS,
+        (0.7, 1.3),
+        depth=0.8,
+    )
     return UltrasoundParameters(
         probe=probe,
-        liver_echo=TISSUE_ECHO[A.LIVER] * 10.0 ** (LIVER_ECHO_DB_PER_SEVERITY * readout / 10.0),
+        liver_echo=TISSUE_ECHO[L.LIVER] * 10.0 ** (LIVER_ECHO_DB_PER_SEVERITY * readout / 10.0),
         gamma_shape=max(M_HEALTHY - M_PER_SEVERITY * coarse, M_MIN),
         cluster_sd=CLUSTER_SD_BASE + CLUSTER_SD_PER_SEVERITY * coarse,
         # Quantised (steps of 0.05 % of the view) so that the spectral filters stay cached.
         cluster_length=round((CLUSTER_LENGTH_BASE + CLUSTER_LENGTH_PER_SEVERITY * coarse) / 5e-4)
         * 5e-4,
         reflections=reflections,
-        gain=math.exp(0.1 * rng.standard_normal()),
+        gain=gain,
+        noise=streams,
     )
 
 
@@ -312,56 +318,47 @@ def _locate(
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _attenuation_table() -> np.ndarray:
-    """Effective attenuation per label, dB/cm/MHz: float32 (NUM_LABELS,)."""
-    table = A.label_table(TISSUE_ATTENUATION)
-    table[A.REFLECTION] = TISSUE_ATTENUATION[A.LIVER]
-    # The sonographer's near-field gain restores the body wall's (fat, muscle) own loss.
-    table[[A.SUBCUTANEOUS_FAT, A.MUSCLE]] = 0.0
-    table.flags.writeable = False
-    return table
+_ECHO_TABLE = label_table(TISSUE_ECHO)
+#: Effective attenuation per label, dB/cm/MHz: the sonographer's near-field gain restores
+#: the body wall's (fat, muscle) own loss.
+_ATTENUATION_TABLE = label_table({**TISSUE_ATTENUATION, L.SUBCUTANEOUS_FAT: 0.0, L.MUSCLE: 0.0})
 
 
-def render_ultrasound(
-    labels: PatientLabels, anatomy: Anatomy, image_size: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     """Render the B-mode image.
 
     Returns
     -------
     image : float32 (S, S) in [0, 1], log-compressed envelope; exactly 0 outside the fan
-    label_map : uint8 (S, S), ids of ``LABEL_NAMES`` in the probe's view (0 outside the
+    label_map : uint8 (S, S), ids of ``label_ids`` in the probe's view (0 outside the
         fan), with ``REFLECTION`` for the bright reflections
     """
-    params = sample_ultrasound_parameters(labels, anatomy, rng)
-    return _render(params, anatomy, image_size, rng)
-
-
-def _render(
-    params: UltrasoundParameters, anatomy: Anatomy, size: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+    size = scene.size
     geometry = fan_geometry(size)
     x, y = beam_points(params.probe, geometry)
-    beam_labels = rasterise(anatomy, x, y, functools.partial(_locate, params.probe, size))
-    table = A.label_table(TISSUE_ECHO)
-    table[A.LIVER] = params.liver_echo
+    beam_labels = rasterise(scene.anatomy, x, y, functools.partial(_locate, params.probe, size))
+    table = _ECHO_TABLE.copy()
+    table[L.LIVER] = params.liver_echo
     echo = table[beam_labels]
+    fields = params.noise.rng("fields")
+    loops = correlated_field(fields, size, "bandpass", BOWEL_WAVELENGTH, 0.8)
+    noise = fields.standard_normal((2, size, size), dtype=np.float32)
     # Specular interfaces: label changes along each scan line (rows).
     edge = np.zeros(beam_labels.shape, dtype=bool)
     edge[1:] = beam_labels[1:] != beam_labels[:-1]
-    edge[1:] &= (beam_labels[1:] != A.BACKGROUND) & (beam_labels[:-1] != A.BACKGROUND)
+    edge[1:] &= (beam_labels[1:] != L.BACKGROUND) & (beam_labels[:-1] != L.BACKGROUND)
     echo[edge] += np.float32(BOUNDARY_ECHO)
-    viscera = beam_labels == A.VISCERA
-    loops = correlated_field(rng, size, "bandpass", BOWEL_WAVELENGTH, 0.8)[viscera]
-    echo[viscera] *= np.exp(np.float32(BOWEL_TEXTURE_SD) * loops)
+    viscera = beam_labels == L.VISCERA
+    echo[viscera] *= np.exp(np.float32(BOWEL_TEXTURE_SD) * loops[viscera])
     # Liver scatterers: Gamma(m) intensities, clustered by a correlated log-normal field.
-    liver = beam_labels == A.LIVER
+    liver = beam_labels == L.LIVER
     count = int(liver.sum())
     if count:
         m = params.gamma_shape
-        gamma = rng.standard_gamma(m, size=count, dtype=np.float32) / np.float32(m)
-        cluster = correlated_field(rng, size, "gaussian", params.cluster_length)
+        speckle = params.noise.rng("speckle")
+        gamma = speckle.standard_gamma(m, size=count, dtype=np.float32) / np.float32(m)
+        clusters = params.noise.rng("clusters")
+        cluster = correlated_field(clusters, size, "gaussian", params.cluster_length)
         sd = np.float32(params.cluster_sd)
         echo[liver] *= gamma * np.exp(sd * cluster[liver] - sd * sd / 2)
     # Bright reflections are coherent (specular) echoes: added to the intensity after
@@ -374,12 +371,11 @@ def _render(
             radius / DEPTH,
             REFLECTION_ECHO,
             label_map=beam_labels,
-            label=A.REFLECTION,
-            inside=(A.LIVER, A.REFLECTION),
+            label=L.REFLECTION,
+            inside=(L.LIVER, L.REFLECTION),
         )
     # Complex scatterers convolved with the point-spread function; intensity = |.|^2.
     amplitude = np.sqrt(echo)
-    noise = rng.standard_normal((2, size, size), dtype=np.float32)
     mm = 1.0 / (10.0 * FOV_CM)  # FOV fractions per mm
     sigma_ax = max(PSF_AXIAL_MM * mm / geometry.row_spacing, 0.35)
     line_spacing = (PROBE_RADIUS + DEPTH / 2) * 2.0 * FAN_HALF_ANGLE / size
@@ -392,7 +388,7 @@ def _render(
         intensity += specular
     # Round-trip loss accumulated along each scan line (to the middle of each sample),
     # partly restored by depth-dependent time-gain compensation.
-    loss_db = _attenuation_table()[beam_labels] * np.float32(
+    loss_db = _ATTENUATION_TABLE[beam_labels] * np.float32(
         2.0 * FREQUENCY_MHZ * geometry.row_spacing * FOV_CM
     )
     path_db = np.cumsum(loss_db, axis=0, dtype=np.float32) - np.float32(0.5) * loss_db
@@ -408,3 +404,20 @@ def _render(
     label_map = np.zeros((size, size), dtype=np.uint8)
     label_map[geometry.inside] = beam_labels.ravel()[geometry.source]
     return image, label_map
+
+
+def mask_outside_fan(image: np.ndarray) -> np.ndarray:
+    """Set the display pixels outside the sector to 0 (after block-averaging); in place."""
+    image[~fan_geometry(image.shape[0]).inside] = 0.0
+    return image
+
+
+MODALITY = Modality(
+    name="US",
+    column="ultrasound",
+    title="Ultrasound",
+    tissue_tables={"echo": TISSUE_ECHO, "attenuation_db_cm_mhz": TISSUE_ATTENUATION},
+    sample=sample_ultrasound_parameters,
+    render=render_ultrasound,
+    finish=mask_outside_fan,
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator import anatomy as A
+from generator import label_ids as A
 from generator import sample_labels
 from generator.contract import STAGES
 

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 from measurements import FINDINGS, indices_by_stage, liver_mean
 
-from generator import anatomy as A
 from generator import generate_patient, sample_labels
-from generator.anatomy import axial_label_map, sample_anatomy
+from generator import label_ids as A
+from generator.anatomy import sample_anatomy
 from generator.contract import GENERATOR_VERSION, STAGES, STIFFNESS_KPA_BY_STAGE
 from generator.ct import WINDOW_LEVEL_HU, WINDOW_WIDTH_HU
 from generator.noise import correlated_field
-from generator.random_streams import Stream, stream_rng
+from generator.random_streams import StreamFamily
+from generator.rasterise import axial_label_map
 from generator.stamps import stamp_disc
 from generator.ultrasound import fan_geometry
 
@@ -37,8 +38,8 @@ def anatomies():
     out = []
     for index in range(600):
         labels = sample_labels(index, seed=SEED)
-        rng = stream_rng(SEED, index, Stream.ANATOMY)
-        out.append((labels, sample_anatomy(rng, labels.severity, labels.fibrosis_stage)))
+        streams = StreamFamily(SEED, index, "anatomy")
+        out.append((labels, sample_anatomy(labels.severity, labels.fibrosis_stage, streams)))
     return out
 
 
@@ -162,8 +163,8 @@ class TestTissueOrdering:
 
         shapes = {"low": [], "high": []}
         for labels, anatomy in anatomies[:200]:
-            rng = stream_rng(SEED, labels.index, Stream.ULTRASOUND)
-            params = sample_ultrasound_parameters(labels, anatomy, rng)
+            streams = StreamFamily(SEED, labels.index, "US")
+            params = sample_ultrasound_parameters(labels, anatomy, streams)
             key = "high" if labels.binary_label == "positive" else "low"
             shapes[key].append(params.gamma_shape)
         assert np.mean(shapes["high"]) < np.mean(shapes["low"]) <= 1.0
@@ -272,8 +273,8 @@ class TestSizes:
 class TestDeterminism:
     def test_modalities_use_their_own_streams(self):
         """One patient's MRI and CT streams draw different numbers."""
-        first = stream_rng(SEED, 3, Stream.MRI).standard_normal(4)
-        second = stream_rng(SEED, 3, Stream.CT).standard_normal(4)
+        first = StreamFamily(SEED, 3, "MRI").rng("fields").standard_normal(4)
+        second = StreamFamily(SEED, 3, "CT").rng("fields").standard_normal(4)
         assert not np.allclose(first, second)
 
     def test_read_outs_differ_between_modalities(self, patients):
@@ -285,7 +286,7 @@ class TestDeterminism:
 
     def test_golden_values(self):
         """Deliberately regenerated for each GENERATOR_VERSION (tolerance for numpy builds)."""
-        assert GENERATOR_VERSION == "2.2.0"
+        assert GENERATOR_VERSION == "3.0.0"
         patient = generate_patient(0, seed=SEED, image_size=64)
         means = {m: float(image.mean()) for m, image in patient.images.items()}
         expected = GOLDEN_MEANS
@@ -300,13 +301,13 @@ class TestPrimitives:
         """Restricting small structures to their beam-grid box is exact."""
         import functools
 
-        from generator.anatomy import rasterise
+        from generator.rasterise import rasterise
         from generator.ultrasound import _locate, beam_points, sample_ultrasound_parameters
 
         geometry = fan_geometry(64)
         for labels, anatomy in anatomies[:30]:
-            rng = stream_rng(SEED, labels.index, Stream.ULTRASOUND)
-            probe = sample_ultrasound_parameters(labels, anatomy, rng).probe
+            streams = StreamFamily(SEED, labels.index, "US")
+            probe = sample_ultrasound_parameters(labels, anatomy, streams).probe
             x, y = beam_points(probe, geometry)
             located = rasterise(anatomy, x, y, functools.partial(_locate, probe, 64))
             np.testing.assert_array_equal(rasterise(anatomy, x, y), located)

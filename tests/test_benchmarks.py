@@ -21,7 +21,7 @@ if str(REPOSITORY) not in sys.path:  # the scripts import ``benchmarks.common``
     sys.path.insert(0, str(REPOSITORY))
 
 from benchmarks import baselines, common, run  # noqa: E402
-from generator.contract import MODALITIES  # noqa: E402
+from generator.modalities import MODALITIES  # noqa: E402
 
 
 def _script(name: str, *args: str) -> subprocess.CompletedProcess:

@@ -12,8 +12,9 @@ import pytest
 
 import open_multimodal_liver_cirrhosis as script
 from generator import generate_patient, patient_id, sample_labels, split_indices
-from generator.contract import BINARY_LABELS, GENERATOR_VERSION, MODALITY_COLUMNS, STAGES
+from generator.contract import BINARY_LABELS, GENERATOR_VERSION, STAGES
 from generator.export import export
+from generator.modalities import MODALITY_COLUMNS
 from open_multimodal_liver_cirrhosis import (
     OpenMultimodalLiverCirrhosis,
     OpenMultimodalLiverCirrhosisConfig,

@@ -13,8 +13,9 @@ import pytest
 
 import generator.raw
 from generator import generate_patient
-from generator.contract import LABEL_COLUMNS, MODALITIES
+from generator.contract import LABEL_COLUMNS
 from generator.export import main
+from generator.modalities import MODALITIES
 
 SMALL = ["--num-patients", "10", "--image-size", "32", "--quiet", "--workers", "1"]
 

@@ -38,9 +38,10 @@ from generator.card import (
     render_card,
     size_category,
 )
-from generator.contract import BUILDER_SPLIT_NAMES, DATASET_NAME, MODALITY_COLUMNS, STAGES
+from generator.contract import BUILDER_SPLIT_NAMES, DATASET_NAME, STAGES
 from generator.export import main
 from generator.manifest import MANIFEST_FILE, read_manifest, verify_manifest
+from generator.modalities import MODALITY_COLUMNS
 from generator.parquet_export import (
     MAX_ROW_GROUP_BYTES,
     config_is_complete,

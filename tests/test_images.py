@@ -9,7 +9,7 @@ import pytest
 from measurements import liver_mean
 
 from generator import generate_patient, render_patient, sample_labels
-from generator.contract import MODALITIES
+from generator.modalities import MODALITIES
 
 
 @pytest.mark.parametrize("image_size", [32, 97, 224])

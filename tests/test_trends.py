@@ -26,7 +26,7 @@ from measurements import (
     speckle_correlation,
 )
 
-from generator import anatomy as A
+from generator import label_ids as A
 from generator import generate_patient
 from generator.contract import STAGES
 
