@@ -27,7 +27,6 @@ import datasets
 import numpy as np
 import PIL.Image
 
-from generator.label_ids import LABEL_NAMES
 from generator.cohort import patient_id, split_indices
 from generator.contract import (
     BINARY_LABELS,
@@ -38,8 +37,9 @@ from generator.contract import (
     GENERATOR_VERSION,
     SEXES,
     STAGES,
-    validate_parameters,
+    GenerationParameters,
 )
+from generator.label_ids import LABEL_NAMES
 from generator.modalities import MODALITY_COLUMNS
 from generator.patient import Patient, generate_patient
 
@@ -122,6 +122,10 @@ def png_bytes(array: np.ndarray) -> bytes:
 class OpenMultimodalLiverCirrhosisConfig(datasets.BuilderConfig):
     """Generation parameters of one build.
 
+    The three generation parameters are fields (``datasets`` sets them from the
+    builder's keyword arguments); the builder reads them only as one validated record,
+    :attr:`parameters`.
+
     Attributes
     ----------
     num_patients : int
@@ -143,20 +147,24 @@ class OpenMultimodalLiverCirrhosisConfig(datasets.BuilderConfig):
         super().__post_init__()
         self.validate()
 
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad parameter.
+    @property
+    def parameters(self) -> GenerationParameters:
+        """``num_patients``, ``image_size`` and ``seed`` as one record, validated as it is made."""
+        return GenerationParameters(self.num_patients, self.image_size, self.seed)
+
+    def validate(self) -> GenerationParameters:
+        """Return :attr:`parameters`; raise ``ValueError`` naming the first bad parameter.
 
         ``datasets`` applies keyword arguments given for a predefined config with
         ``setattr`` after ``__post_init__``, so the builder calls this again.
         """
-        validate_parameters(
-            num_patients=self.num_patients, image_size=self.image_size, seed=self.seed
-        )
+        parameters = self.parameters
         if self.image_format not in IMAGE_FORMATS.values():
             raise ValueError(
                 f"`image_format` must be one of {sorted(set(IMAGE_FORMATS.values()))}, "
                 f"got image_format={self.image_format!r}"
             )
+        return parameters
 
 
 def build_features(image_format: str, image_size: int) -> datasets.Features:
@@ -248,11 +256,11 @@ class OpenMultimodalLiverCirrhosis(datasets.GeneratorBasedBuilder):
     def _info(self) -> datasets.DatasetInfo:
         # The first place the builder reads its config: validate here too (see
         # OpenMultimodalLiverCirrhosisConfig.validate).
-        self.config.validate()
+        parameters = self.config.validate()
         label_names = ", ".join(f"{k} {v}" for k, v in sorted(LABEL_NAMES.items()))
         return datasets.DatasetInfo(
             description=f"{_DESCRIPTION}\nLabel map ids: {label_names}.\n",
-            features=build_features(self.config.image_format, self.config.image_size),
+            features=build_features(self.config.image_format, parameters.image_size),
             homepage=_HOMEPAGE,
             license=_LICENSE,
             citation=_CITATION,
@@ -260,13 +268,13 @@ class OpenMultimodalLiverCirrhosis(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
         # ``info`` may have been passed in instead of built by ``_info``.
-        self.config.validate()
+        parameters = self.config.validate()
         return [
             datasets.SplitGenerator(
                 name=BUILDER_SPLIT_NAMES[split],
                 gen_kwargs={"chunks": patient_chunks(indices)},
             )
-            for split, indices in split_indices(self.config.num_patients).items()
+            for split, indices in split_indices(parameters.num_patients).items()
         ]
 
     def _generate_more_gen_kwargs(self, chunks: list[range]):
@@ -282,9 +290,11 @@ class OpenMultimodalLiverCirrhosis(datasets.GeneratorBasedBuilder):
         keys for duplicates; ``datasets`` 5 accepts a ``str`` key (its ``Key`` type only
         feeds ``original_shard_lengths``, which it does not save by default).
         """
-        config = self.config
+        parameters, image_format = self.config.parameters, self.config.image_format
         for chunk in chunks:
             for index in chunk:
-                patient = generate_patient(index, seed=config.seed, image_size=config.image_size)
-                example = patient_example(patient, config.num_patients, config.image_format)
+                patient = generate_patient(
+                    index, seed=parameters.seed, image_size=parameters.image_size
+                )
+                example = patient_example(patient, parameters.num_patients, image_format)
                 yield example["patient_id"], example

@@ -57,7 +57,6 @@ from benchmarks.common import (
     process_pool,
     replace_section,
 )
-from generator.label_ids import LIVER_IDS, SPLEEN
 from generator.cohort import split_indices
 from generator.contract import (
     DEFAULT_IMAGE_SIZE,
@@ -69,6 +68,7 @@ from generator.contract import (
     validate_parameters,
 )
 from generator.files import write_text
+from generator.label_ids import LIVER_IDS, SPLEEN
 from generator.modalities import MODALITIES
 from generator.patient import generate_patient
 

@@ -3,10 +3,11 @@
 Prints one table; every figure is measured in the same run:
 
 - ``generation``: patients/s of ``generate_patient`` in one process, whole patient and
-  per modality (the time spent in each modality's render function); the 64-bit random
-  words each part draws, counted exactly from the ``PCG64`` states; and the ratio of
-  the generation time to the time ``PCG64.random_raw`` takes to draw the same number
-  of words (1.0 would mean generation costs no more than its random numbers);
+  per modality (the time spent sampling and rendering each modality of the registry);
+  the 64-bit random words each part draws, counted exactly from the ``PCG64`` states;
+  and the ratio of the generation time to the time ``PCG64.random_raw`` takes to draw
+  the same number of words (1.0 would mean generation costs no more than its random
+  numbers);
 - ``download_and_prepare``: the builder's default config, ``num_proc=1`` and
   ``num_proc=2``, wall time and speed-up;
 - ``export``: the full default export (``generator.export.export``), wall time and MB/s
@@ -58,10 +59,10 @@ from benchmarks.common import (
     replace_section,
 )
 from generator.contract import DEFAULT_SEED
-from generator.modalities import MODALITIES, MODALITY_COLUMNS
+from generator.modalities import MODALITIES, MODALITY_COLUMNS, REGISTRY
 from generator.parquet_export import load_builder_class
 from generator.patient import generate_patient
-from generator.random_streams import Stream
+from generator.random_streams import name_key
 
 TABLE_HEADERS = ("benchmark", "case", "value", "unit")
 MB = 1e6
@@ -80,10 +81,8 @@ class Sizes:
 FULL = Sizes(generation_patients=200, num_patients=1000, image_size=224)
 QUICK = Sizes(generation_patients=10, num_patients=40, image_size=32, memory_factor=5)
 
-#: The render function of each modality, by its name in ``generator.patient``.
-RENDERERS = {"render_mri": "MRI", "render_ct": "CT", "render_ultrasound": "US"}
-#: The random stream of each modality; the other streams are shared by all three.
-MODALITY_STREAMS = {Stream.MRI: "MRI", Stream.CT: "CT", Stream.ULTRASOUND: "US"}
+#: The stream family key of each modality; the other streams (labels, anatomy) are shared.
+MODALITY_STREAMS = {name_key(modality.name): modality.name for modality in REGISTRY}
 
 
 def _row(benchmark: str, case: str, value: float, unit: str) -> tuple[str, str, str, str]:
@@ -151,34 +150,44 @@ def counting_draws() -> Iterator[list[_RecordingPCG64]]:
         np.random.PCG64 = original
 
 
-def _stream_of(bit_generator: np.random.PCG64) -> Stream:
-    """The ``Stream`` of a generator's stream: its key is ``SeedSequence([seed, key, stream])``."""
-    return Stream(int(bit_generator.seed_seq.entropy[2]))
+def _part_of_stream(bit_generator: np.random.PCG64) -> str:
+    """The modality whose stream family made ``bit_generator``, or ``shared``.
+
+    Named streams have the entropy ``(seed, index, family key, part key)``.
+    """
+    entropy = bit_generator.seed_seq.entropy
+    return MODALITY_STREAMS.get(int(entropy[2]), "shared") if len(entropy) == 4 else "shared"
 
 
 @contextlib.contextmanager
 def timed_renderers(seconds: dict[str, float]) -> Iterator[None]:
-    """Add each modality's render time to ``seconds[modality]`` while active."""
-    originals = {name: getattr(generator.patient, name) for name in RENDERERS}
+    """Add each modality's time (sampling its parameters and rendering) to
+    ``seconds[name]`` while active, by timing the registry ``generator.patient`` uses."""
+    original = generator.patient.REGISTRY
 
-    def timed(function: Callable, modality: str) -> Callable:
+    def timed(function: Callable, name: str) -> Callable:
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
             start = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
-                seconds[modality] += time.perf_counter() - start
+                seconds[name] += time.perf_counter() - start
 
         return wrapper
 
+    generator.patient.REGISTRY = tuple(
+        dataclasses.replace(
+            modality,
+            sample=timed(modality.sample, modality.name),
+            render=timed(modality.render, modality.name),
+        )
+        for modality in original
+    )
     try:
-        for name, modality in RENDERERS.items():
-            setattr(generator.patient, name, timed(originals[name], modality))
         yield
     finally:
-        for name, function in originals.items():
-            setattr(generator.patient, name, function)
+        generator.patient.REGISTRY = original
 
 
 def measure_generation(sizes: Sizes) -> list[tuple]:
@@ -197,7 +206,7 @@ def measure_generation(sizes: Sizes) -> list[tuple]:
         with counting_draws() as created:
             generate_patient(index, seed=DEFAULT_SEED, image_size=size)
         for bit_generator in created:
-            part = MODALITY_STREAMS.get(_stream_of(bit_generator), "shared")
+            part = _part_of_stream(bit_generator)
             words[part].append(bit_generator.words_drawn())
 
     # The floor: draw the same words, stream by stream, with PCG64.random_raw.
@@ -213,10 +222,7 @@ def measure_generation(sizes: Sizes) -> list[tuple]:
 
     untimed = [modality for modality, seconds in render_seconds.items() if seconds == 0]
     if untimed:
-        raise RuntimeError(
-            f"{untimed} not rendered through generator.patient.{list(RENDERERS)}: "
-            "update RENDERERS in benchmarks/run.py"
-        )
+        raise RuntimeError(f"{untimed} not rendered through generator.patient.REGISTRY")
     case = f"{size} x {size}, 1 process"
     rows = [_row("generation", f"whole patient, {case}", count / whole_seconds, "patients/s")]
     for modality in MODALITIES:
@@ -516,7 +522,7 @@ LEGEND = """\
 How to read it:
 
 - `generation`: `generate_patient` in one process; a modality's figure counts only the
-  time in its render function, `rest` the labels and anatomy shared by all three.
+  time sampling and rendering it, `rest` the labels and anatomy shared by all.
 - `random numbers`: 64-bit words drawn from each part's PCG64 streams, counted exactly
   from the generator states. `generation / draw floor`: generation time divided by the
   time `PCG64.random_raw` takes to draw the same words (1 would be the floor).

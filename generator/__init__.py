@@ -2,7 +2,7 @@
 
 from generator.cohort import PatientLabels, patient_id, sample_labels, split_indices, split_of
 from generator.contract import GENERATOR_VERSION
-from generator.patient import Patient, generate_patient, render_patient
+from generator.patient import Patient, generate_patient, progression, render_patient
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -10,6 +10,7 @@ __all__ = [
     "PatientLabels",
     "generate_patient",
     "patient_id",
+    "progression",
     "render_patient",
     "sample_labels",
     "split_indices",

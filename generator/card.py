@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
-from generator.label_ids import LABEL_NAMES
 from generator.contract import (
     BUILDER_SPLIT_NAMES,
     GENERATOR_VERSION,
@@ -31,9 +30,13 @@ from generator.contract import (
     SPLITS,
     STAGE_PREVALENCE,
     STAGES,
+    GenerationParameters,
 )
 from generator.files import human_size, write_text
+from generator.label_ids import LABEL_NAMES
+from generator.modalities import MODALITY_TITLES
 from generator.parquet_export import CONFIGS, DATA_DIR, config_dir
+from generator.progression_figure import PROGRESSION_FIGURE_FILE, shown_indices
 from generator.raw import IMAGES_DIR, LABELS_FILE, METADATA_FILE
 from generator.sample_grid import SAMPLE_GRID_FILE, first_patient_per_stage
 
@@ -217,6 +220,15 @@ def sample_grid_markdown(labels: Sequence[Mapping[str, str]]) -> str:
     )
 
 
+def progression_figure_markdown(labels: Sequence[Mapping[str, str]]) -> str:
+    """The progression picture (its caption is prose in the card source)."""
+    ids = [labels[index]["patient_id"] for index in shown_indices(len(labels))]
+    return (
+        f"![Disease progression: {', '.join(ids)}, each at stages F0 to F4 (columns) "
+        f"in {', '.join(MODALITY_TITLES.values())} (rows)]({PROGRESSION_FIGURE_FILE})"
+    )
+
+
 def baselines_markdown(table: Path = BASELINES_TABLE, results: Path = BASELINES_JSON) -> str:
     """The baselines table, refused if it was measured on another generator version."""
     try:
@@ -232,20 +244,21 @@ def baselines_markdown(table: Path = BASELINES_TABLE, results: Path = BASELINES_
     return text
 
 
-def card_fields(folder: Path, parameters: Mapping[str, object]) -> dict[str, str]:
-    """Every placeholder's value, computed from the export in ``folder``."""
+def card_fields(folder: Path, parameters: GenerationParameters) -> dict[str, str]:
+    """Every placeholder's value, from the export in ``folder`` and its ``parameters``."""
     labels = read_labels(folder)
     counts = split_stage_counts(labels)
     split_sizes = " / ".join(str(sum(counts[split].values())) for split in SPLITS)
     return {
         "num_patients": str(len(labels)),
-        "image_size": str(parameters["image_size"]),
-        "seed": str(parameters["seed"]),
-        "generator_version": str(parameters["generator_version"]),
+        "image_size": str(parameters.image_size),
+        "seed": str(parameters.seed),
+        "generator_version": GENERATOR_VERSION,
         "split_sizes": split_sizes,
         "split_stage_table": split_stage_table(labels),
         "files_table": files_table(folder),
         "sample_grid": sample_grid_markdown(labels),
+        "progression_figure": progression_figure_markdown(labels),
         "baselines": baselines_markdown(),
         "num_label_ids": str(len(LABEL_NAMES)),
         "stage_prevalence": ", ".join(
@@ -267,7 +280,7 @@ def fill_placeholders(text: str, fields: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda match: fields[match[1]], text)
 
 
-def render_card(source: str, folder: Path, parameters: Mapping[str, object]) -> str:
+def render_card(source: str, folder: Path, parameters: GenerationParameters) -> str:
     """The rendered ``README.md`` text for the export in ``folder``."""
     card = DatasetCard(source, ignore_metadata_errors=False)
     if not card.data.to_dict():
@@ -283,7 +296,7 @@ def render_card(source: str, folder: Path, parameters: Mapping[str, object]) -> 
 
 
 def write_card(
-    folder: Path, parameters: Mapping[str, object], *, source: Path = CARD_SOURCE
+    folder: Path, parameters: GenerationParameters, *, source: Path = CARD_SOURCE
 ) -> Path:
     """Render the card source into ``folder/README.md`` atomically; return its path."""
     try:

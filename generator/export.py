@@ -7,7 +7,7 @@ The folder is a complete Hugging Face dataset repository and the seed's raw layo
 - ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``, built by the dataset's builder
   (part ``parquet``);
 - ``README.md``, the dataset card rendered from ``dataset_card.md``, and
-  ``assets/sample_grid.png`` (part ``card``);
+  ``assets/sample_grid.png`` and ``assets/progression.png`` (part ``card``);
 - ``manifest-sha256.txt``, written last: the SHA-256 of every file above.
 
 Every file is written atomically; rerunning an interrupted export resumes it.
@@ -17,6 +17,7 @@ Every file is written atomically; rerunning an interrupted export resumes it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
@@ -37,8 +38,7 @@ from generator.contract import (
     DEFAULT_IMAGE_SIZE,
     DEFAULT_NUM_PATIENTS,
     DEFAULT_SEED,
-    GENERATOR_VERSION,
-    validate_parameters,
+    GenerationParameters,
 )
 from generator.files import remove_partial_files, write_text
 from generator.manifest import (
@@ -58,6 +58,7 @@ from generator.parquet_export import (
     remove_config,
     write_parquet,
 )
+from generator.progression_figure import PROGRESSION_FIGURE_FILE, write_progression_figure
 from generator.raw import (
     IMAGES_DIR,
     LABELS_FILE,
@@ -70,6 +71,8 @@ from generator.raw import (
 from generator.sample_grid import SAMPLE_GRID_FILE, write_sample_grid
 
 PARAMETERS_FILE = "generation.json"
+#: The card's pictures (part ``card``), all in ``ASSETS_DIR``.
+ASSET_FILES = (SAMPLE_GRID_FILE, PROGRESSION_FIGURE_FILE)
 ASSETS_DIR = SAMPLE_GRID_FILE.split("/")[0]
 #: Everything an export writes at the top of its folder; ``--force`` removes only these
 #: (and inside the folders, only files named as the export names them).
@@ -181,7 +184,7 @@ def _check_output_folder(out: Path) -> None:
         raise ExportError(f"--out {out}: {existing} is not writable")
 
 
-def _check_previous_export(out: Path, parameters: dict, force: bool) -> None:
+def _check_previous_export(out: Path, parameters: GenerationParameters, force: bool) -> None:
     """Refuse to mix with an export made with other parameters, unless ``force``."""
     parameters_path = out / PARAMETERS_FILE
     if parameters_path.is_file():
@@ -189,9 +192,11 @@ def _check_previous_export(out: Path, parameters: dict, force: bool) -> None:
             previous = json.loads(parameters_path.read_text())
         except (OSError, ValueError):
             previous = None
-        if previous == parameters:
-            return
-        described = ", ".join(f"{k}={v}" for k, v in (previous or {}).items()) or "unreadable"
+        with contextlib.suppress(ValueError):  # not parameters of this generator
+            if GenerationParameters.from_mapping(previous) == parameters:
+                return
+        items = previous.items() if isinstance(previous, dict) else ()
+        described = ", ".join(f"{k}={v}" for k, v in items) or "unreadable"
         if not force:
             raise ExportError(
                 f"{out} holds an export made with other parameters ({described}); "
@@ -211,7 +216,8 @@ def _remove_previous_export(out: Path) -> None:
         remove_config(out, config)
     for name in (LABELS_FILE, METADATA_FILE, PARAMETERS_FILE, CARD_FILE, MANIFEST_FILE):
         (out / name).unlink(missing_ok=True)
-    (out / SAMPLE_GRID_FILE).unlink(missing_ok=True)
+    for name in ASSET_FILES:
+        (out / name).unlink(missing_ok=True)
 
 
 def owned_files(out: Path) -> list[str]:
@@ -251,10 +257,8 @@ def _image_loader(out: Path, num_patients: int):
 
 def export(
     out: Path,
+    parameters: GenerationParameters,
     *,
-    num_patients: int = DEFAULT_NUM_PATIENTS,
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    seed: int = DEFAULT_SEED,
     workers: int = 1,
     quiet: bool = False,
     force: bool = False,
@@ -262,13 +266,10 @@ def export(
 ) -> None:
     """Write (or finish writing) the export folder ``out``; raise ``ExportError`` on bad input.
 
-    ``formats`` chooses the parts (``FORMATS``); parts already in the folder are kept and
-    listed in the manifest, which is written last.
+    ``parameters`` (validated when it was made) go into ``generation.json`` as
+    ``parameters.as_dict()``. ``formats`` chooses the parts (``FORMATS``); parts already in
+    the folder are kept and listed in the manifest, which is written last.
     """
-    try:
-        validate_parameters(num_patients=num_patients, image_size=image_size, seed=seed)
-    except ValueError as error:
-        raise ExportError(str(error)) from None
     if workers < 1:
         raise ExportError(f"--workers must be >= 1, got {workers}")
     unknown = sorted(set(formats) - set(FORMATS))
@@ -278,12 +279,6 @@ def export(
         raise ExportError("--formats: 'card' describes the Parquet configs; add 'parquet'")
     out = Path(out)
     _check_output_folder(out)
-    parameters = {
-        "generator_version": GENERATOR_VERSION,
-        "num_patients": num_patients,
-        "image_size": image_size,
-        "seed": seed,
-    }
     _check_previous_export(out, parameters, force)
     out.mkdir(parents=True, exist_ok=True)
     remove_partial_files(out)
@@ -292,7 +287,8 @@ def export(
     # A folder with a manifest is a finished export; this run changes it, so the
     # manifest goes first and comes back last.
     (out / MANIFEST_FILE).unlink(missing_ok=True)
-    write_text(out / PARAMETERS_FILE, json.dumps(parameters, indent=2) + "\n")
+    write_text(out / PARAMETERS_FILE, json.dumps(parameters.as_dict(), indent=2) + "\n")
+    num_patients = parameters.num_patients
     if "npy" in formats:
         todo = missing_patients(out, num_patients)
         with tqdm(
@@ -305,22 +301,13 @@ def export(
             write_images(
                 out,
                 todo,
-                num_patients=num_patients,
-                image_size=image_size,
-                seed=seed,
+                parameters,
                 workers=min(workers, max(len(todo), 1)),
                 on_progress=bar.update,
             )
-    write_tables(out, num_patients=num_patients, seed=seed)
+    write_tables(out, parameters)
     if "parquet" in formats:
-        write_parquet(
-            out,
-            num_patients=num_patients,
-            image_size=image_size,
-            seed=seed,
-            workers=workers,
-            quiet=quiet,
-        )
+        write_parquet(out, parameters, workers=workers, quiet=quiet)
     if "card" in formats:
         labels = read_labels(out)
         write_sample_grid(
@@ -329,6 +316,7 @@ def export(
             patient_ids=[row["patient_id"] for row in labels],
             load_image=_image_loader(out, num_patients),
         )
+        write_progression_figure(out, parameters)
         try:
             write_card(out, parameters)
         except CardError as error:
@@ -357,11 +345,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.verify is not None:
         return _main_verify(args.verify, quiet=args.quiet)
     try:
+        parameters = GenerationParameters(args.num_patients, args.image_size, args.seed)
+    except ValueError as error:
+        print(f"export.py: error: {error}", file=sys.stderr)
+        return 2
+    try:
         export(
             args.out,
-            num_patients=args.num_patients,
-            image_size=args.image_size,
-            seed=args.seed,
+            parameters,
             workers=args.workers,
             quiet=args.quiet,
             force=args.force,
@@ -379,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"export.py: error: {reason}{where}; fix it and rerun to resume", file=sys.stderr)
         return 1
     if not args.quiet:
-        print(f"wrote {args.num_patients} patients to {args.out}")
+        print(f"wrote {parameters.num_patients} patients to {args.out}")
     return 0
 
 

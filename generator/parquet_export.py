@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from datasets.utils.py_utils import convert_file_size_to_int
 
 from generator.cohort import split_indices
-from generator.contract import BUILDER_SPLIT_NAMES
+from generator.contract import BUILDER_SPLIT_NAMES, GenerationParameters
 from generator.files import atomic_writer
 
 DATA_DIR = "data"
@@ -165,10 +165,8 @@ def write_split(
 def build_config(
     folder: Path,
     config: str,
+    parameters: GenerationParameters,
     *,
-    num_patients: int,
-    image_size: int,
-    seed: int,
     workers: int = 1,
     quiet: bool = False,
 ) -> list[Path]:
@@ -184,13 +182,13 @@ def build_config(
     ):
         builder = builder_class(
             config_name=config,
-            num_patients=num_patients,
-            image_size=image_size,
-            seed=seed,
+            num_patients=parameters.num_patients,
+            image_size=parameters.image_size,
+            seed=parameters.seed,
             cache_dir=cache,
         )
         builder.download_and_prepare(num_proc=workers if workers > 1 else None)
-        for split in expected_rows(num_patients):
+        for split in expected_rows(parameters.num_patients):
             dataset = builder.as_dataset(split=split)
             paths += write_split(dataset, directory, split)
     return paths
@@ -198,10 +196,8 @@ def build_config(
 
 def write_parquet(
     folder: Path,
+    parameters: GenerationParameters,
     *,
-    num_patients: int,
-    image_size: int,
-    seed: int,
     workers: int = 1,
     quiet: bool = False,
 ) -> list[str]:
@@ -212,16 +208,8 @@ def write_parquet(
     """
     built = []
     for config in CONFIGS:
-        if config_is_complete(folder, config, num_patients):
+        if config_is_complete(folder, config, parameters.num_patients):
             continue
-        build_config(
-            folder,
-            config,
-            num_patients=num_patients,
-            image_size=image_size,
-            seed=seed,
-            workers=workers,
-            quiet=quiet,
-        )
+        build_config(folder, config, parameters, workers=workers, quiet=quiet)
         built.append(config)
     return built

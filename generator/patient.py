@@ -26,7 +26,7 @@ from generator.contract import (
     DEFAULT_SEED,
     STAGES,
     STIFFNESS_KPA_BY_STAGE,
-    validate_parameters,
+    GenerationParameters,
 )
 from generator.label_ids import LIVER_IDS
 from generator.modalities import REGISTRY
@@ -60,7 +60,7 @@ def generate_patient(
     index: int, *, seed: int = DEFAULT_SEED, image_size: int = DEFAULT_IMAGE_SIZE
 ) -> Patient:
     """Generate patient ``index`` (0-based): a pure function of (seed, index, image_size)."""
-    validate_parameters(num_patients=index + 1, image_size=image_size, seed=seed)
+    GenerationParameters(index + 1, image_size, seed)  # validates
     return render_patient(sample_labels(index, seed=seed), seed=seed, image_size=image_size)
 
 
@@ -73,7 +73,7 @@ def render_patient(
     another stage and stiffness) give that patient's counterfactual images: only the
     disease-driven structures and the pixels they touch change.
     """
-    validate_parameters(num_patients=labels.index + 1, image_size=image_size, seed=seed)
+    GenerationParameters(labels.index + 1, image_size, seed)  # validates
     index = labels.index
     anatomy = sample_anatomy(
         labels.severity, labels.fibrosis_stage, StreamFamily(seed, index, "anatomy")
@@ -117,7 +117,7 @@ def progression(
 
     Everything that disease does not drive is identical across the five patients.
     """
-    validate_parameters(num_patients=index + 1, image_size=image_size, seed=seed)
+    GenerationParameters(index + 1, image_size, seed)  # validates
     labels = sample_labels(index, seed=seed)
     return {
         stage: render_patient(at_stage(labels, stage), seed=seed, image_size=image_size)

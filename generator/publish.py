@@ -25,7 +25,7 @@ import glob
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -41,7 +41,7 @@ from huggingface_hub.utils import (
 )
 
 from generator.card import CARD_FILE
-from generator.contract import DATASET_NAME, GENERATOR_VERSION
+from generator.contract import DATASET_NAME, GENERATOR_VERSION, GenerationParameters
 from generator.export import ExportError, export
 from generator.files import human_size
 from generator.manifest import MANIFEST_FILE, ManifestError, read_manifest, verify_manifest
@@ -137,20 +137,19 @@ def prepare_folder(
     workers: int,
     quiet: bool,
     say: Callable[[str], None],
-    export_parameters: Mapping[str, int] | None = None,
+    export_parameters: GenerationParameters | None = None,
 ) -> None:
     """Export ``folder`` if it is missing, then check it against its manifest.
 
-    ``export_parameters`` (``num_patients``, ``image_size``, ``seed``) override the
-    defaults of that export.
+    That export is made with ``export_parameters`` (default: ``GenerationParameters()``).
     """
     folder = Path(folder)
     if not folder.exists():
-        parameters = dict(export_parameters or {})
-        described = ", ".join(f"{k}={v}" for k, v in parameters.items()) or "default parameters"
+        parameters = export_parameters or GenerationParameters()
+        described = ", ".join(f"{k}={v}" for k, v in parameters.as_dict().items())
         say(f"{folder} does not exist: exporting it first ({described})")
         try:
-            export(folder, workers=workers, quiet=quiet, **parameters)
+            export(folder, parameters, workers=workers, quiet=quiet)
         except ExportError as error:
             raise PublishError(f"export failed: {error}") from None
     if not folder.is_dir():
@@ -253,7 +252,7 @@ def publish(
     quiet: bool = False,
     api: huggingface_hub.HfApi | None = None,
     say: Callable[[str], None] = print,
-    export_parameters: Mapping[str, int] | None = None,
+    export_parameters: GenerationParameters | None = None,
 ) -> str | None:
     """Publish ``folder`` to the dataset repo ``repo_id``; return the commit URL (``None`` on
     a dry run). Raise ``PublishError`` (message, exit status) on any failure.

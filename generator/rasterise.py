@@ -23,7 +23,7 @@ import numpy as np
 
 from generator import label_ids as L
 from generator.anatomy import Anatomy, Liver
-from generator.geometry import Locator, grid_slices, membership, pixel_grid
+from generator.geometry import Ellipse, Locator, grid_slices, membership, pixel_grid
 
 
 class Shape(Protocol):
@@ -50,7 +50,7 @@ class Patch:
 
 @dataclasses.dataclass(frozen=True)
 class _EllipseShape:
-    ellipse: object
+    ellipse: Ellipse
 
     def bounds(self):
         return self.ellipse.bounds()
@@ -106,17 +106,13 @@ def _ellipses(*getters: Callable[[Anatomy], object]) -> Callable[[Anatomy], list
 
 @dataclasses.dataclass(frozen=True)
 class Layer:
-    """One step of the paint order.
-
-    ``onto``: the labels this layer may replace (``None``: any); ``disease_driven``:
-    whether the layer's extent follows the patient's stage and severity.
-    """
+    """One step of the paint order: ``label`` painted over ``shapes`` where the current
+    label is in ``onto`` (``None``: any)."""
 
     structure: str
     label: int
     shapes: Callable[[Anatomy], Sequence[Shape]]
     onto: frozenset[int] | None
-    disease_driven: bool = False
 
 
 _SOFT = frozenset(L.DISPLACEABLE_IDS)
@@ -130,35 +126,30 @@ PAINT_ORDER: tuple[Layer, ...] = (
         L.DIAPHRAGM,
         lambda a: [_LiverShape(a.liver, "diaphragm")],
         _SOFT,
-        disease_driven=True,
     ),
     Layer(
         "ascites",
         L.ASCITES,
         lambda a: [_LiverShape(a.liver, "ascites")] if a.has_ascites else [],
         _SOFT | {L.DIAPHRAGM},
-        disease_driven=True,
     ),
     Layer(
         "liver",
         L.LIVER,
         lambda a: [_LiverShape(a.liver, "liver")],
         _SOFT | {L.DIAPHRAGM, L.ASCITES},
-        disease_driven=True,
     ),
     Layer(
         "hepatic_vessels",
         L.HEPATIC_VESSEL,
         _ellipses(lambda a: a.liver.vessels),
         frozenset({L.LIVER}),
-        disease_driven=True,
     ),
     Layer(
         "spleen",
         L.SPLEEN,
         _ellipses(lambda a: a.spleen),
         _SOFT | {L.DIAPHRAGM, L.ASCITES, L.LIVER},
-        disease_driven=True,
     ),
     Layer("gallbladder", L.GALLBLADDER, _ellipses(lambda a: a.gallbladder), _OVER_DISEASE),
     Layer("kidney", L.KIDNEY, _ellipses(lambda a: a.kidney), _OVER_DISEASE),

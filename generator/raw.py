@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from generator.cohort import patient_id, sample_labels, split_of
-from generator.contract import LABEL_COLUMNS
+from generator.contract import LABEL_COLUMNS, GenerationParameters
 from generator.files import save_npy, write_text
 from generator.modalities import MODALITIES
 from generator.patient import generate_patient
@@ -35,28 +35,26 @@ def missing_patients(folder: Path, num_patients: int) -> list[int]:
     ]
 
 
-def _write_patients(
-    folder: Path, indices: Sequence[int], num_patients: int, image_size: int, seed: int
-) -> int:
+def _write_patients(folder: Path, indices: Sequence[int], parameters: GenerationParameters) -> int:
     """Generate ``indices`` and write their three images; return how many patients."""
     for index in indices:
-        patient = generate_patient(index, seed=seed, image_size=image_size)
+        patient = generate_patient(index, seed=parameters.seed, image_size=parameters.image_size)
         for modality in MODALITIES:
-            save_npy(image_path(folder, index, num_patients, modality), patient.images[modality])
+            path = image_path(folder, index, parameters.num_patients, modality)
+            save_npy(path, patient.images[modality])
     return len(indices)
 
 
 def write_images(
     folder: Path,
     indices: Sequence[int],
+    parameters: GenerationParameters,
     *,
-    num_patients: int,
-    image_size: int,
-    seed: int,
     workers: int,
     on_progress: Callable[[int], object] = lambda done: None,
 ) -> None:
-    """Write the images of ``indices`` using ``workers`` processes.
+    """Write the images of ``indices`` (of the patients ``parameters`` define) using
+    ``workers`` processes.
 
     ``on_progress(n)`` is called after each chunk of ``n`` patients.
     """
@@ -64,13 +62,10 @@ def write_images(
     chunks = [indices[i : i + _CHUNK] for i in range(0, len(indices), _CHUNK)]
     if workers == 1:
         for chunk in chunks:
-            on_progress(_write_patients(folder, chunk, num_patients, image_size, seed))
+            on_progress(_write_patients(folder, chunk, parameters))
         return
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(_write_patients, folder, chunk, num_patients, image_size, seed)
-            for chunk in chunks
-        ]
+        futures = [pool.submit(_write_patients, folder, chunk, parameters) for chunk in chunks]
         try:
             for future in concurrent.futures.as_completed(futures):
                 on_progress(future.result())
@@ -88,9 +83,10 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return buffer.getvalue()
 
 
-def write_tables(folder: Path, *, num_patients: int, seed: int) -> None:
+def write_tables(folder: Path, parameters: GenerationParameters) -> None:
     """Write ``labels.csv`` (the seed's six columns) and ``metadata.csv`` (stiffness)."""
-    labels = [sample_labels(index, seed=seed) for index in range(num_patients)]
+    num_patients = parameters.num_patients
+    labels = [sample_labels(index, seed=parameters.seed) for index in range(num_patients)]
     ids = [patient_id(item.index, num_patients) for item in labels]
     label_rows = [
         (

@@ -14,10 +14,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from generator.contract import STAGES
 from generator.files import atomic_writer
-from generator.modalities import MODALITIES
+from generator.modalities import MODALITIES, MODALITY_TITLES
 
 SAMPLE_GRID_FILE = "assets/sample_grid.png"
-MODALITY_TITLES = {"MRI": "MRI (T2w)", "CT": "CT", "US": "Ultrasound"}
 #: Side of one cell, pixels: the image size clamped to this range (small images are
 #: enlarged without smoothing, large ones shrunk), so the picture stays legible and small.
 MIN_CELL, MAX_CELL = 128, 256

@@ -318,6 +318,14 @@ def _locate(
     )
 
 
+def psf_sigmas(size: int) -> tuple[float, float]:
+    """SDs of the point-spread function on the (size, size) beam grid: (rows, columns)."""
+    mm = 1.0 / (10.0 * FOV_CM)  # FOV fractions per mm
+    sigma_axial = max(PSF_AXIAL_MM * mm / (DEPTH / size), 0.35)
+    line_spacing = (PROBE_RADIUS + DEPTH / 2) * 2.0 * FAN_HALF_ANGLE / size
+    return sigma_axial, max(PSF_LATERAL_MM * mm / line_spacing, 0.5)
+
+
 _ECHO_TABLE = label_table(TISSUE_ECHO)
 #: Effective attenuation per label, dB/cm/MHz: the sonographer's near-field gain restores
 #: the body wall's (fat, muscle) own loss.
@@ -376,10 +384,7 @@ def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> tuple[np.nd
         )
     # Complex scatterers convolved with the point-spread function; intensity = |.|^2.
     amplitude = np.sqrt(echo)
-    mm = 1.0 / (10.0 * FOV_CM)  # FOV fractions per mm
-    sigma_ax = max(PSF_AXIAL_MM * mm / geometry.row_spacing, 0.35)
-    line_spacing = (PROBE_RADIUS + DEPTH / 2) * 2.0 * FAN_HALF_ANGLE / size
-    sigma_lat = max(PSF_LATERAL_MM * mm / line_spacing, 0.5)
+    sigma_ax, sigma_lat = psf_sigmas(size)
     norm = blur_power(sigma_ax, sigma_lat)
     real = separable_blur(amplitude * noise[0], sigma_ax, sigma_lat)
     imag = separable_blur(amplitude * noise[1], sigma_ax, sigma_lat)

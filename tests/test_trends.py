@@ -7,8 +7,11 @@ in advanced fibrosis.
 
 Each modality reads the patient's severity with its own noise, as real imaging does,
 so stages overlap: trends are asserted on group statistics of ``PER_STAGE`` patients a
-stage, with thresholds chosen to hold for other seeds too (checked with 7, 2024, 1),
-not only for the test seed.
+stage, with thresholds chosen to hold for other seeds too, not only for the test seed.
+Checked for generator 3.0.0 with seeds 7, 2024 and 1: every test holds except, on seed
+7, ultrasound reflections' F3 < F4 pixel means (29.1 against 27.5 pixels a patient):
+their expected difference is small beside the Poisson count and the probe's partial
+view of the liver.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from measurements import (
     speckle_correlation,
 )
 
-from generator import label_ids as A
 from generator import generate_patient
+from generator import label_ids as A
 from generator.contract import STAGES
 
 PER_STAGE = 48
@@ -117,7 +120,17 @@ def test_ultrasound_reflections_are_bright(patients_by_stage):
 
 
 def test_ultrasound_texture_coarsens_with_stage(patients_by_stage):
+    """Speckle grain grows with stage: F0 < F1, F0 < F2 < F4 and F3-F4 above F0-F2.
+
+    F1 against F2 is not asserted: their stiffness ranges overlap (IQR 4.8-8.5 against
+    6.8-12 kPa) and the ultrasound reads severity with its own noise, so with 48 patients
+    a stage their expected difference (about 0.009 in lag-2 correlation) is below one
+    standard error of the difference (about 0.014): its sign is a coin toss of the seed.
+    """
     values = _per_stage(patients_by_stage, speckle_correlation, "US")
-    group_means = [values[s].mean() for s in STAGES]
-    assert np.all(np.diff(group_means) > 0), group_means
+    means = {s: values[s].mean() for s in STAGES}
+    assert means["F0"] < means["F1"] and means["F0"] < means["F2"] < means["F4"], means
+    negative = np.concatenate([values[s] for s in ("F0", "F1", "F2")])
+    positive = np.concatenate([values[s] for s in ("F3", "F4")])
+    assert positive.mean() > negative.mean() + 0.04, means
     assert _stage_correlation(values) > 0.3
