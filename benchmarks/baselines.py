@@ -65,7 +65,7 @@ from generator.contract import (
     GENERATOR_VERSION,
     POSITIVE_STAGES,
     STAGES,
-    validate_parameters,
+    GenerationParameters,
 )
 from generator.files import write_text
 from generator.label_ids import LIVER_IDS, SPLEEN
@@ -232,13 +232,16 @@ def _map(function, tasks: Sequence, pool) -> list:
     return list(pool.imap(function, tasks)) if pool is not None else [function(t) for t in tasks]
 
 
-def generate_rows(
-    num_patients: int, *, seed: int, image_size: int, pixels: int, pool=None
-) -> list[dict]:
+def generate_rows(parameters: GenerationParameters, *, pixels: int, pool=None) -> list[dict]:
     """Rows of every patient, in index order (generated in ``pool`` if given)."""
-    chunk = 8
+    chunk, num_patients = 8, parameters.num_patients
     tasks = [
-        (range(start, min(start + chunk, num_patients)), seed, image_size, pixels)
+        (
+            range(start, min(start + chunk, num_patients)),
+            parameters.seed,
+            parameters.image_size,
+            pixels,
+        )
         for start in range(0, num_patients, chunk)
     ]
     return [row for rows in _map(_patient_rows_star, tasks, pool) for row in rows]
@@ -436,10 +439,8 @@ def _fit_and_evaluate(task: tuple) -> dict:
 
 
 def run_baselines(
+    parameters: GenerationParameters,
     *,
-    num_patients: int,
-    image_size: int,
-    seed: int,
     pixels: int,
     workers: int,
     explain: bool = False,
@@ -449,12 +450,12 @@ def run_baselines(
     ``explain`` adds ``strongest_features`` (lines of text) to the result.
     """
     started = time.perf_counter()
-    splits = {name: np.array(indices) for name, indices in split_indices(num_patients).items()}
+    splits = {
+        name: np.array(indices) for name, indices in split_indices(parameters.num_patients).items()
+    }
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(process_pool(workers)) if workers > 1 else None
-        rows = generate_rows(
-            num_patients, seed=seed, image_size=image_size, pixels=pixels, pool=pool
-        )
+        rows = generate_rows(parameters, pixels=pixels, pool=pool)
         generated = time.perf_counter()
         stages = np.array([row["stage"] for row in rows])
         tasks = [
@@ -482,9 +483,9 @@ def run_baselines(
     return {
         "generator_version": GENERATOR_VERSION,
         "parameters": {
-            "num_patients": num_patients,
-            "image_size": image_size,
-            "seed": seed,
+            "num_patients": parameters.num_patients,
+            "image_size": parameters.image_size,
+            "seed": parameters.seed,
             "pixels": pixels,
             "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
             "model_seed": MODEL_SEED,
@@ -708,25 +709,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.num_patients, args.image_size = QUICK["num_patients"], QUICK["image_size"]
     try:
-        validate_parameters(
-            num_patients=args.num_patients, image_size=args.image_size, seed=args.seed
-        )
+        parameters = GenerationParameters(args.num_patients, args.image_size, args.seed)
     except ValueError as error:
         print(f"baselines.py: error: {error}", file=sys.stderr)
         return 2
-    if args.num_patients < 10:
+    if parameters.num_patients < 10:
         print("baselines.py: error: --num-patients must be >= 10", file=sys.stderr)
         return 2
-    if not 1 <= args.pixels <= args.image_size:
+    if not 1 <= args.pixels <= parameters.image_size:
         print("baselines.py: error: --pixels must be in 1..--image-size", file=sys.stderr)
         return 2
     if args.workers < 1:
         print("baselines.py: error: --workers must be >= 1", file=sys.stderr)
         return 2
     result = run_baselines(
-        num_patients=args.num_patients,
-        image_size=args.image_size,
-        seed=args.seed,
+        parameters,
         pixels=args.pixels,
         workers=args.workers,
         explain=args.explain,

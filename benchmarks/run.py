@@ -58,7 +58,7 @@ from benchmarks.common import (
     process_pool,
     replace_section,
 )
-from generator.contract import DEFAULT_SEED
+from generator.contract import DEFAULT_SEED, GenerationParameters
 from generator.modalities import MODALITIES, MODALITY_COLUMNS, REGISTRY
 from generator.parquet_export import load_builder_class
 from generator.patient import generate_patient
@@ -327,6 +327,7 @@ EXPORT_PARTS = {
     "write_tables": "tables",
     "write_parquet": "parquet",
     "write_sample_grid": "card",
+    "write_progression_figure": "card",
     "write_card": "card",
     "write_manifest": "manifest",
 }
@@ -381,9 +382,7 @@ def measure_export(sizes: Sizes, folder: Path) -> list[tuple]:
         start = time.perf_counter()
         generator.export.export(
             folder,
-            num_patients=sizes.num_patients,
-            image_size=sizes.image_size,
-            seed=DEFAULT_SEED,
+            GenerationParameters(sizes.num_patients, sizes.image_size, DEFAULT_SEED),
             workers=os.cpu_count() or 1,
             quiet=True,
         )

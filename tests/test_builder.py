@@ -12,7 +12,7 @@ import pytest
 
 import open_multimodal_liver_cirrhosis as script
 from generator import generate_patient, patient_id, sample_labels, split_indices
-from generator.contract import BINARY_LABELS, GENERATOR_VERSION, STAGES
+from generator.contract import BINARY_LABELS, GENERATOR_VERSION, STAGES, GenerationParameters
 from generator.export import export
 from generator.modalities import MODALITY_COLUMNS
 from open_multimodal_liver_cirrhosis import (
@@ -154,7 +154,7 @@ class TestFloat32:
 
     def test_images_equal_the_export_npy_files(self, built, tmp_path):
         folder = tmp_path / "export"
-        export(folder, num_patients=N, image_size=S, seed=42, quiet=True, formats=("npy",))
+        export(folder, GenerationParameters(N, S, 42), quiet=True, formats=("npy",))
         for split in built["float32"].values():
             for row in rows_as_numpy(split.with_format("numpy")):
                 for modality, column in MODALITY_COLUMNS.items():

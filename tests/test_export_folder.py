@@ -38,7 +38,7 @@ from generator.card import (
     render_card,
     size_category,
 )
-from generator.contract import BUILDER_SPLIT_NAMES, DATASET_NAME, STAGES
+from generator.contract import BUILDER_SPLIT_NAMES, DATASET_NAME, STAGES, GenerationParameters
 from generator.export import main
 from generator.manifest import MANIFEST_FILE, read_manifest, verify_manifest
 from generator.modalities import MODALITY_COLUMNS
@@ -244,7 +244,7 @@ class TestCard:
         shutil.rmtree(copy / "data")
         source = "---\nlicense: cc-by-4.0\n---\n# x\n"
         with pytest.raises(CardError, match="no Parquet"):
-            render_card(source, copy, {"image_size": 64, "seed": 42, "generator_version": "1"})
+            render_card(source, copy, GenerationParameters(image_size=64))
 
     @pytest.mark.parametrize(
         ("rows", "label"), [(1, "n<1K"), (999, "n<1K"), (1000, "1K<n<10K"), (20000, "10K<n<100K")]
@@ -334,6 +334,7 @@ class TestManifest:
         files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
         assert set(read_manifest(folder)) == files - {MANIFEST_FILE}
         assert {"README.md", "labels.csv", "assets/sample_grid.png"} <= files
+        assert "assets/progression.png" in files
         assert "images/PAT_0001_MRI.npy" in files
         assert "data/float32/train-00000-of-00001.parquet" in files
 

@@ -16,7 +16,7 @@ from generator.label_ids import LIVER_IDS, SPLEEN
 SEED = 42
 
 
-@pytest.mark.parametrize(("image_size", "count"), [(48, 100), (128, 16)])
+@pytest.mark.parametrize(("image_size", "count"), [(48, 50), (128, 12)])
 def test_nothing_but_disease_changes_between_stages(image_size, count):
     """Every pair of stages of ``count`` patients: no pixel changes outside the disease."""
     checked = changed = 0

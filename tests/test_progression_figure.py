@@ -7,6 +7,7 @@ manifest and card.
 
 from __future__ import annotations
 
+import itertools
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,6 +45,14 @@ def progressions():
 
 
 @pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A small export: 7 patients at 32 px."""
+    out = tmp_path_factory.mktemp("export") / "out"
+    assert main(["--out", str(out), *EXPORT]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
 def figure(progressions):
     return make_progression_figure(progressions)
 
@@ -69,7 +78,8 @@ class TestFigure:
                     pixels = cell(figure, block, row, column)
                     expected = to_display_uint8(by_stage[stage].images[modality.name])
                     np.testing.assert_array_equal(pixels[::factor, ::factor], expected)
-                    assert np.ptp(pixels.reshape(SIZE, factor, SIZE, factor), axis=(1, 3)).max() == 0
+                    blocks = pixels.reshape(SIZE, factor, SIZE, factor)
+                    assert np.ptp(blocks, axis=(1, 3)).max() == 0  # enlarged, not smoothed
 
     def test_the_liver_changes_along_a_row_and_little_else(self, figure, progressions):
         by_stage = next(iter(progressions.values()))
@@ -77,7 +87,7 @@ class TestFigure:
             cells = [cell(figure, 0, row, column).astype(int) for column in range(len(STAGES))]
             masks = [by_stage[stage].liver_mask(modality.name) for stage in STAGES]
             liver = np.kron(np.logical_and.reduce(masks), np.ones((4, 4), dtype=bool))
-            for before, after in zip(cells, cells[1:], strict=False):
+            for before, after in itertools.pairwise(cells):
                 assert np.abs(after - before)[liver].mean() > 1, modality.name  # grey levels
             change = np.abs(cells[-1] - cells[0])
             assert change[liver].mean() > 5 * change[~liver].mean(), modality.name
@@ -130,12 +140,6 @@ class TestWrite:
 
 
 class TestExport:
-    @pytest.fixture(scope="class")
-    def folder(self, tmp_path_factory):
-        out = tmp_path_factory.mktemp("export") / "out"
-        assert main(["--out", str(out), *EXPORT]) == 0
-        return out
-
     def test_written_listed_and_verified(self, folder, tmp_path):
         assert PROGRESSION_FIGURE_FILE in read_manifest(folder)
         assert PROGRESSION_FIGURE_FILE in owned_files(folder)
@@ -145,7 +149,7 @@ class TestExport:
 
     def test_card_shows_it(self, folder):
         text = (folder / "README.md").read_text()
-        assert f"](assets/progression.png)" in text
+        assert "](assets/progression.png)" in text
         assert "PAT_0001, PAT_0002, PAT_0003" in text
         assert "## Disease progression" in text and "{{" not in text
 

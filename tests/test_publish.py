@@ -19,7 +19,7 @@ import huggingface_hub
 import pytest
 from huggingface_hub.utils import filter_repo_objects
 
-from generator.contract import DATASET_NAME
+from generator.contract import DATASET_NAME, GenerationParameters
 from generator.export import main as export_main
 from generator.manifest import MANIFEST_FILE, read_manifest
 from generator.publish import OWNED_REMOTE_PATTERNS, PublishError, main, publish
@@ -189,9 +189,10 @@ class TestPublish:
             api=api,
             quiet=True,
             say=lines.append,
-            export_parameters={"num_patients": 8, "image_size": 32},
+            export_parameters=GenerationParameters(num_patients=8, image_size=32),
         )
         assert "exporting it first" in lines[0]
+        assert "num_patients=8, image_size=32, seed=42" in lines[0]
         assert api.uploaded == expected_upload(out)
         assert len(list((out / "images").glob("*.npy"))) == 24
 

@@ -1,0 +1,222 @@
+"""``GenerationParameters``: validation, the record, ``generation.json``, and the same
+one-line refusals from the export CLI and the builder."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from generator.contract import (
+    DEFAULT_IMAGE_SIZE,
+    DEFAULT_NUM_PATIENTS,
+    DEFAULT_SEED,
+    GENERATOR_VERSION,
+    MAX_IMAGE_SIZE,
+    MIN_IMAGE_SIZE,
+    GenerationParameters,
+)
+from generator.export import main
+from open_multimodal_liver_cirrhosis import (
+    OpenMultimodalLiverCirrhosis,
+    OpenMultimodalLiverCirrhosisConfig,
+)
+
+SMALL = ["--num-patients", "10", "--image-size", "32", "--quiet", "--workers", "1"]
+NPY_ONLY = [*SMALL, "--formats", "npy"]
+
+#: (field, bad value, text the message must contain).
+OUT_OF_RANGE = (
+    ("num_patients", 0, "num_patients=0"),
+    ("num_patients", -3, "num_patients=-3"),
+    ("image_size", 16, "image_size=16"),
+    ("image_size", MIN_IMAGE_SIZE - 1, f"image_size={MIN_IMAGE_SIZE - 1}"),
+    ("image_size", MAX_IMAGE_SIZE + 1, f"image_size={MAX_IMAGE_SIZE + 1}"),
+    ("seed", -1, "seed=-1"),
+)
+NOT_INTEGERS = (True, False, np.True_, 64.0, 1.5, "20", None)
+FIELDS = ("num_patients", "image_size", "seed")
+
+
+def refusal(**values) -> str:
+    """The message of the ``ValueError`` that ``GenerationParameters(**values)`` raises."""
+    with pytest.raises(ValueError) as info:
+        GenerationParameters(**values)
+    return str(info.value)
+
+
+def generation_json(num_patients: int, image_size: int, seed: int, version: str) -> str:
+    """``generation.json`` exactly as every export has written it (keys in this order)."""
+    return (
+        f'{{\n  "generator_version": "{version}",\n  "num_patients": {num_patients},\n'
+        f'  "image_size": {image_size},\n  "seed": {seed}\n}}\n'
+    )
+
+
+class TestValidation:
+    def test_defaults(self):
+        parameters = GenerationParameters()
+        assert (parameters.num_patients, parameters.image_size, parameters.seed) == (
+            DEFAULT_NUM_PATIENTS,
+            DEFAULT_IMAGE_SIZE,
+            DEFAULT_SEED,
+        )
+
+    @pytest.mark.parametrize(
+        "values", [(1, MIN_IMAGE_SIZE, 0), (5, MAX_IMAGE_SIZE, 2**40), (1000, 224, 42)]
+    )
+    def test_bounds_accepted(self, values):
+        assert dataclasses.astuple(GenerationParameters(*values)) == values
+
+    @pytest.mark.parametrize(("field", "value", "text"), OUT_OF_RANGE)
+    def test_out_of_range_names_field_and_value(self, field, value, text):
+        message = refusal(**{field: value})
+        assert text in message and f"`{field}`" in message and "\n" not in message
+
+    @pytest.mark.parametrize("field", FIELDS)
+    @pytest.mark.parametrize("value", NOT_INTEGERS, ids=repr)
+    def test_non_integers_refused(self, field, value):
+        assert refusal(**{field: value}) == f"`{field}` must be an integer, got {value!r}"
+
+    def test_first_bad_field_is_named(self):
+        assert "num_patients=0" in refusal(num_patients=0, image_size=16, seed=-1)
+        assert "image_size=16" in refusal(image_size=16, seed=-1)
+
+    def test_numpy_integers_stored_as_int(self):
+        parameters = GenerationParameters(np.int64(10), np.int32(64), np.uint8(7))
+        assert parameters == GenerationParameters(10, 64, 7)
+        assert all(type(value) is int for value in dataclasses.astuple(parameters))
+        json.dumps(parameters.as_dict())  # plain ints serialise
+
+
+class TestRecord:
+    @pytest.mark.parametrize("field", FIELDS)
+    def test_frozen(self, field):
+        parameters = GenerationParameters()
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(parameters, field, 0)
+
+    def test_equal_and_hashable(self):
+        assert GenerationParameters(10, 32, 1) == GenerationParameters(10, 32, 1)
+        assert GenerationParameters(10, 32, 1) != GenerationParameters(10, 32, 2)
+        assert len({GenerationParameters(), GenerationParameters()}) == 1
+
+    def test_as_dict_is_the_generation_json_mapping(self):
+        assert list(GenerationParameters(10, 32, 7).as_dict().items()) == [
+            ("generator_version", GENERATOR_VERSION),
+            ("num_patients", 10),
+            ("image_size", 32),
+            ("seed", 7),
+        ]
+
+    def test_round_trip_through_json(self):
+        parameters = GenerationParameters(12, 48, 3)
+        text = json.dumps(parameters.as_dict(), indent=2)
+        assert GenerationParameters.from_mapping(json.loads(text)) == parameters
+
+    @pytest.mark.parametrize("key", ["generator_version", *FIELDS])
+    def test_from_mapping_refuses_a_missing_key(self, key):
+        mapping = GenerationParameters().as_dict()
+        del mapping[key]
+        with pytest.raises(ValueError, match=f"missing: {key}, extra: none"):
+            GenerationParameters.from_mapping(mapping)
+
+    def test_from_mapping_refuses_an_extra_key(self):
+        mapping = GenerationParameters().as_dict() | {"workers": 4}
+        with pytest.raises(ValueError, match="missing: none, extra: workers"):
+            GenerationParameters.from_mapping(mapping)
+
+    @pytest.mark.parametrize("mapping", [None, [], ["seed"], "seed", 42])
+    def test_from_mapping_refuses_a_non_mapping(self, mapping):
+        with pytest.raises(ValueError, match="must be a mapping"):
+            GenerationParameters.from_mapping(mapping)
+
+    def test_from_mapping_refuses_another_generator_version(self):
+        mapping = GenerationParameters().as_dict() | {"generator_version": "0.0.1"}
+        with pytest.raises(ValueError, match=r"generator_version='0\.0\.1'"):
+            GenerationParameters.from_mapping(mapping)
+
+    @pytest.mark.parametrize(("field", "value", "text"), OUT_OF_RANGE)
+    def test_from_mapping_validates_values(self, field, value, text):
+        mapping = GenerationParameters().as_dict() | {field: value}
+        with pytest.raises(ValueError, match=text):
+            GenerationParameters.from_mapping(mapping)
+
+    def test_from_mapping_refuses_a_json_boolean(self):
+        mapping = json.loads(json.dumps(GenerationParameters().as_dict() | {"seed": True}))
+        with pytest.raises(ValueError, match="`seed` must be an integer, got True"):
+            GenerationParameters.from_mapping(mapping)
+
+
+class TestExportCli:
+    @pytest.mark.parametrize(("field", "value", "text"), OUT_OF_RANGE)
+    def test_bad_value_same_one_line_message(self, tmp_path, capsys, field, value, text):
+        out = tmp_path / "out"
+        flag = "--" + field.replace("_", "-")
+        assert main(["--out", str(out), *NPY_ONLY, flag, str(value)]) == 2
+        assert capsys.readouterr().err == f"export.py: error: {refusal(**{field: value})}\n"
+        assert not out.exists()
+
+    def test_generation_json_format_unchanged(self, tmp_path):
+        assert main(["--out", str(tmp_path), *NPY_ONLY, "--seed", "7"]) == 0
+        written = (tmp_path / "generation.json").read_text()
+        assert written == generation_json(10, 32, 7, GENERATOR_VERSION)
+
+    def test_existing_generation_json_resumes(self, tmp_path):
+        (tmp_path / "generation.json").write_text(generation_json(10, 32, 42, GENERATOR_VERSION))
+        assert main(["--out", str(tmp_path), *NPY_ONLY]) == 0
+        assert len(list((tmp_path / "images").glob("*.npy"))) == 30
+
+    @pytest.mark.parametrize(
+        ("text", "described"),
+        [
+            (
+                generation_json(10, 32, 42, "0.0.1"),
+                "generator_version=0.0.1, num_patients=10, image_size=32, seed=42",
+            ),
+            (
+                generation_json(11, 32, 42, GENERATOR_VERSION),
+                f"generator_version={GENERATOR_VERSION}, num_patients=11, image_size=32, seed=42",
+            ),
+            ("[1, 2]\n", "unreadable"),
+            ("{not json\n", "unreadable"),
+        ],
+    )
+    def test_other_parameters_refused(self, tmp_path, capsys, text, described):
+        (tmp_path / "generation.json").write_text(text)
+        assert main(["--out", str(tmp_path), *NPY_ONLY]) == 2
+        error = capsys.readouterr().err
+        assert f"made with other parameters ({described})" in error and error.count("\n") == 1
+        assert (tmp_path / "generation.json").read_text() == text
+
+
+class TestBuilder:
+    def test_config_holds_the_record(self, tmp_path):
+        builder = OpenMultimodalLiverCirrhosis(
+            config_name="float32", num_patients=12, image_size=32, seed=7, cache_dir=str(tmp_path)
+        )
+        assert builder.config.parameters == GenerationParameters(12, 32, 7)
+        assert OpenMultimodalLiverCirrhosisConfig(name="x").parameters == GenerationParameters()
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [(field, value) for field, value, _ in OUT_OF_RANGE]
+        + [(field, value) for field in FIELDS for value in (True, 64.0, "20")],
+    )
+    def test_bad_value_same_message(self, tmp_path, field, value):
+        expected = refusal(**{field: value})
+        with pytest.raises(ValueError) as custom:
+            OpenMultimodalLiverCirrhosisConfig(name="custom", **{field: value})
+        with pytest.raises(ValueError) as predefined:
+            OpenMultimodalLiverCirrhosis(
+                config_name="default", cache_dir=str(tmp_path), **{field: value}
+            )
+        assert str(custom.value) == str(predefined.value) == expected
+
+    def test_changed_config_refused_when_read(self, tmp_path):
+        builder = OpenMultimodalLiverCirrhosis(num_patients=12, cache_dir=str(tmp_path))
+        builder.config.image_size = 16
+        with pytest.raises(ValueError, match="image_size=16"):
+            builder.config.parameters  # noqa: B018 (reading the record validates it)
