@@ -158,7 +158,11 @@ class Liver:
         return self.fields(x, y)[1]
 
     def fields(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The liver function without and with the surface nodules (float32 like ``x``)."""
+        """The liver function without and with the surface nodules (float32 like ``x``).
+
+        The nodular field is exact where it is at most about 1 (inside and near the
+        outline) and ``inf`` farther out.
+        """
         u, v = self.frame.local(x, y)
         smooth = 8.0  # sharpness of the soft union (log-sum-exp) of the lobes
         uu, vv, uv = u * u, v * v, u * v
@@ -181,9 +185,15 @@ class Liver:
             exponent += np.float32(-smooth * k_0)
             total += np.exp(exponent, out=exponent)
         q = 1.0 - np.log(total) * np.float32(1.0 / smooth)
-        angle = np.arctan2(v, u)
+        # The bumps scale q by 1 - nodularity * (b - 0.64) with b in [0, 1], at least
+        # 1 - 0.36 * nodularity: where q exceeds the inverse (with a margin), the nodular
+        # field exceeds 1 whatever the angle, so the angle is computed only nearer in.
+        near = q <= np.float32(1.01 / (1.0 - 0.36 * self.nodularity))
+        nodular = np.full(q.shape, np.inf, dtype=np.float32)
+        angle = np.arctan2(v[near], u[near])
         bumps = np.abs(np.sin(np.float32(self.bump_count / 2.0) * angle + self.bump_phase))
-        return q, q * (1.0 - np.float32(self.nodularity) * (bumps - np.float32(0.64)))
+        nodular[near] = q[near] * (1.0 - np.float32(self.nodularity) * (bumps - np.float32(0.64)))
+        return q, nodular
 
     def bounds(self) -> tuple[float, float, float, float]:
         """A box (x0, x1, y0, y1) holding the liver, its ascites and its diaphragm."""

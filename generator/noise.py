@@ -110,15 +110,14 @@ def separable_blur(image: np.ndarray, sigma_y: float, sigma_x: float) -> np.ndar
         if taps.size == 1:
             continue
         half = taps.size // 2
-        pad = [(0, 0), (0, 0)]
-        pad[axis] = (half, half)
-        padded = np.pad(out, pad, mode="edge")
         length = out.shape[axis]
-        acc = taps[0] * np.take(padded, range(0, length), axis=axis)
+        # Edge padding as one gather: the index of each padded row (column), clamped.
+        source = np.clip(np.arange(-half, length + half), 0, length - 1)
+        padded = np.take(out, source, axis=axis)
+        if axis == 1:
+            padded = padded.T  # shift rows of the transposed view instead of columns
+        acc = taps[0] * padded[:length]
         for offset in range(1, taps.size):
-            if axis == 0:
-                acc += taps[offset] * padded[offset : offset + length]
-            else:
-                acc += taps[offset] * padded[:, offset : offset + length]
-        out = acc
-    return out.astype(image.dtype, copy=False)
+            acc += taps[offset] * padded[offset : offset + length]
+        out = acc if axis == 0 else acc.T
+    return np.ascontiguousarray(out, dtype=image.dtype)
