@@ -26,7 +26,7 @@ from generator.anatomy import Anatomy
 from generator.cohort import PatientLabels
 from generator.findings import Finding, sample_findings
 from generator.geometry import Ellipse, grid_slices, pixel_grid
-from generator.modality import Modality, Scene
+from generator.modality import Modality, Rendering, Scene
 from generator.noise import correlated_field, separable_blur
 from generator.random_streams import StreamFamily
 from generator.rasterise import label_table
@@ -134,13 +134,12 @@ def hounsfield_to_unit(hu: np.ndarray) -> np.ndarray:
     return np.clip(unit, 0.0, 1.0).astype(np.float32, copy=False)
 
 
-def render_ct(params: CtParameters, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+def render_ct(params: CtParameters, scene: Scene) -> Rendering:
     """Render the CT slice.
 
-    Returns
-    -------
-    image : float32 (S, S) in [0, 1], the W400/L40 window of HU
-    label_map : uint8 (S, S), the axial ids plus ``SPOT`` for the spots
+    Returns a ``Rendering`` of: image, float32 (S, S) in [0, 1], the W400/L40 window of
+    the HU; label_map, uint8 (S, S), the axial ids plus ``SPOT`` for the spots; physical,
+    float32 (S, S) Hounsfield units.
     """
     size = scene.size
     label_map = scene.axial_labels.copy()
@@ -175,7 +174,7 @@ def render_ct(params: CtParameters, scene: Scene) -> tuple[np.ndarray, np.ndarra
     if blur >= 0.3:
         hu = separable_blur(hu, blur, blur)
     hu += np.float32(NOISE_SD_HU) * noise
-    return hounsfield_to_unit(hu), label_map
+    return Rendering(hounsfield_to_unit(hu), label_map, hu)
 
 
 def _paint_cortex(hu: np.ndarray, vertebra: Ellipse, label_map: np.ndarray) -> None:
@@ -197,4 +196,5 @@ MODALITY = Modality(
     tissue_tables={"hounsfield_units": TISSUE_HU},
     sample=sample_ct_parameters,
     render=render_ct,
+    physical_unit="HU",
 )

@@ -4,7 +4,8 @@ A modality module (``generator.mri``, ``generator.ct``, ``generator.ultrasound``
 exposes one ``Modality`` value, ``MODALITY``; ``generator.modalities`` lists them. The
 patient's pipeline is the same for all: ``sample`` draws the modality's frozen parameter
 record from the patient's labels and anatomy (and the modality's own stream family),
-``render`` turns that record and the scene into an image and a label map (a pure
+``render`` turns that record and the scene into a ``Rendering``: the image, its label
+map and, where the modality has physical units, the image in those units (a pure
 function: any noise it draws comes from streams the record names), and ``finish``
 post-processes the image at the output size (after block-averaging a supersampled
 render).
@@ -42,6 +43,21 @@ class Scene:
         return labels
 
 
+@dataclasses.dataclass(frozen=True)
+class Rendering:
+    """What a modality renders at the scene's size.
+
+    image : float32 (S, S) in [0, 1], the displayed image
+    label_map : uint8 (S, S), ids of ``generator.label_ids``
+    physical : float32 (S, S) in the modality's ``physical_unit`` before the mapping to
+        [0, 1] (CT: Hounsfield units before the window), or ``None``
+    """
+
+    image: np.ndarray
+    label_map: np.ndarray
+    physical: np.ndarray | None = None
+
+
 def _unchanged(image: np.ndarray) -> np.ndarray:
     return image
 
@@ -56,8 +72,9 @@ class Modality:
     tissue_tables : the modality's per-label tissue properties, each covering every
         label id (``generator.label_ids``), by property name
     sample : (labels, anatomy, streams) -> the modality's frozen parameter record
-    render : (parameters, scene) -> (float32 (S, S) image in [0, 1], uint8 (S, S) label map)
+    render : (parameters, scene) -> ``Rendering``
     finish : float32 (S, S) image at the output size -> the final image
+    physical_unit : unit of ``Rendering.physical`` (``"HU"``), ``None`` if it has none
     """
 
     name: str
@@ -65,5 +82,6 @@ class Modality:
     title: str
     tissue_tables: Mapping[str, Mapping[int, float]]
     sample: Callable[[PatientLabels, Anatomy, StreamFamily], object]
-    render: Callable[[object, Scene], tuple[np.ndarray, np.ndarray]]
+    render: Callable[[object, Scene], Rendering]
     finish: Callable[[np.ndarray], np.ndarray] = _unchanged
+    physical_unit: str | None = None

@@ -29,7 +29,7 @@ from generator.anatomy import Anatomy
 from generator.cohort import PatientLabels
 from generator.findings import Finding, sample_findings
 from generator.geometry import pixel_grid
-from generator.modality import Modality, Scene
+from generator.modality import Modality, Rendering, Scene
 from generator.noise import correlated_field, separable_blur
 from generator.random_streams import StreamFamily
 from generator.rasterise import label_table
@@ -136,13 +136,11 @@ def bias_field(coefficients: tuple[float, ...], size: int) -> np.ndarray:
     )
 
 
-def render_mri(params: MriParameters, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+def render_mri(params: MriParameters, scene: Scene) -> Rendering:
     """Render the T2-weighted slice.
 
-    Returns
-    -------
-    image : float32 (S, S) in [0, 1], magnitude signal (1.0 = full scale)
-    label_map : uint8 (S, S), the axial ids plus ``NODULE`` for the nodules
+    Returns a ``Rendering`` of: image, float32 (S, S) in [0, 1], magnitude signal (1.0 =
+    full scale, arbitrary units); label_map, uint8 (S, S), the axial ids plus ``NODULE``.
     """
     size = scene.size
     label_map = scene.axial_labels.copy()
@@ -176,7 +174,7 @@ def render_mri(params: MriParameters, scene: Scene) -> tuple[np.ndarray, np.ndar
         signal = separable_blur(signal, blur, blur)
     signal *= bias_field(params.bias, size)
     image = np.hypot(signal + noise[0], noise[1])
-    return np.clip(image, 0.0, 1.0, out=image), label_map
+    return Rendering(np.clip(image, 0.0, 1.0, out=image), label_map)
 
 
 MODALITY = Modality(

@@ -41,8 +41,12 @@ class Patient:
     ``images`` and ``label_maps`` are keyed by modality name (``MRI``, ``CT``, ``US``):
     images are float32 (S, S) in [0, 1], C-contiguous; label maps are uint8 (S, S)
     with the ids of ``generator.label_ids.LABEL_NAMES``. MRI and CT share the axial
-    geometry; the ultrasound map is in the probe's view. ``anatomy`` and ``parameters``
-    (per modality) are the records the images were rendered from.
+    geometry; the ultrasound map is in the probe's view. ``physical`` holds, for the
+    modalities with physical units (``Modality.physical_unit``), float32 (S, S) images
+    in those units (CT: Hounsfield units, whose W400/L40 window is ``images["CT"]``;
+    exactly from 96 pixels up, below that the block-averaged window of the supersampled
+    render). ``anatomy`` and ``parameters`` (per modality) are the records the images
+    were rendered from.
     """
 
     labels: PatientLabels
@@ -50,6 +54,7 @@ class Patient:
     parameters: dict[str, object]
     images: dict[str, np.ndarray]
     label_maps: dict[str, np.ndarray]
+    physical: dict[str, np.ndarray]
 
     def liver_mask(self, modality: str) -> np.ndarray:
         """Boolean (S, S) liver mask of ``modality``: parenchyma plus focal findings in it."""
@@ -80,25 +85,34 @@ def render_patient(
     )
     factor = supersampling(image_size)
     scene = Scene(anatomy, image_size * factor)
-    parameters, images, label_maps = {}, {}, {}
+    parameters, images, label_maps, physical = {}, {}, {}, {}
     for modality in REGISTRY:
         params = modality.sample(labels, anatomy, StreamFamily(seed, index, modality.name))
-        image, label_map = modality.render(params, scene)
-        if factor > 1:
-            image = image.reshape(image_size, factor, image_size, factor).mean(axis=(1, 3))
-            # The centre sample of each block lies exactly on the output pixel's centre.
-            label_map = label_map[factor // 2 :: factor, factor // 2 :: factor]
-        image = modality.finish(np.ascontiguousarray(image, dtype=np.float32))
+        rendering = modality.render(params, scene)
+        image = _downsample(rendering.image, factor)
+        # The centre sample of each block lies exactly on the output pixel's centre.
+        label_map = rendering.label_map[factor // 2 :: factor, factor // 2 :: factor]
         parameters[modality.name] = params
-        images[modality.name] = image
+        images[modality.name] = modality.finish(image)
         label_maps[modality.name] = np.ascontiguousarray(label_map)
+        if rendering.physical is not None:
+            physical[modality.name] = _downsample(rendering.physical, factor)
     return Patient(
         labels=labels,
         anatomy=anatomy,
         parameters=parameters,
         images=images,
         label_maps=label_maps,
+        physical=physical,
     )
+
+
+def _downsample(image: np.ndarray, factor: int) -> np.ndarray:
+    """Block-average a float (S*factor, S*factor) render to C-contiguous float32 (S, S)."""
+    if factor > 1:
+        size = image.shape[0] // factor
+        image = image.reshape(size, factor, size, factor).mean(axis=(1, 3))
+    return np.ascontiguousarray(image, dtype=np.float32)
 
 
 def at_stage(labels: PatientLabels, stage: str) -> PatientLabels:

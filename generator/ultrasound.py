@@ -38,7 +38,7 @@ from generator.anatomy import Anatomy
 from generator.cohort import PatientLabels
 from generator.findings import Finding, sample_findings
 from generator.geometry import grid_slices
-from generator.modality import Modality, Scene
+from generator.modality import Modality, Rendering, Scene
 from generator.noise import blur_power, correlated_field, separable_blur
 from generator.random_streams import StreamFamily
 from generator.rasterise import label_table, rasterise
@@ -332,14 +332,12 @@ _ECHO_TABLE = label_table(TISSUE_ECHO)
 _ATTENUATION_TABLE = label_table({**TISSUE_ATTENUATION, L.SUBCUTANEOUS_FAT: 0.0, L.MUSCLE: 0.0})
 
 
-def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> Rendering:
     """Render the B-mode image.
 
-    Returns
-    -------
-    image : float32 (S, S) in [0, 1], log-compressed envelope; exactly 0 outside the fan
-    label_map : uint8 (S, S), ids of ``label_ids`` in the probe's view (0 outside the
-        fan), with ``REFLECTION`` for the bright reflections
+    Returns a ``Rendering`` of: image, float32 (S, S) in [0, 1], log-compressed
+    envelope, exactly 0 outside the fan; label_map, uint8 (S, S), ids of ``label_ids``
+    in the probe's view (0 outside the fan), with ``REFLECTION`` for the reflections.
     """
     size = scene.size
     geometry = fan_geometry(size)
@@ -408,7 +406,7 @@ def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> tuple[np.nd
     image[geometry.inside] = beam_image.ravel()[geometry.source]
     label_map = np.zeros((size, size), dtype=np.uint8)
     label_map[geometry.inside] = beam_labels.ravel()[geometry.source]
-    return image, label_map
+    return Rendering(image, label_map)
 
 
 def mask_outside_fan(image: np.ndarray) -> np.ndarray:
