@@ -26,6 +26,7 @@ import numpy as np
 
 from generator import generate_patient, patient_id
 from generator.contract import DEFAULT_SEED
+from generator.encoding import quantize_to_uint8
 from generator.modalities import MODALITY_COLUMNS
 
 
@@ -103,7 +104,7 @@ def expected_digest(index: int, num_patients: int, image_size: int, module, imag
     }
     for modality, column in MODALITY_COLUMNS.items():
         image = patient.images[modality]
-        out[column] = digest(module.quantize_to_uint8(image) if image_format == "png" else image)
+        out[column] = digest(quantize_to_uint8(image) if image_format == "png" else image)
         out[f"{column}_label_map"] = digest(patient.label_maps[modality])
     return out
 

@@ -58,9 +58,9 @@ from benchmarks.common import (
     process_pool,
     replace_section,
 )
+from generator.builder_loader import load_builder_class
 from generator.contract import DEFAULT_SEED, GenerationParameters
 from generator.modalities import MODALITIES, MODALITY_COLUMNS, REGISTRY
-from generator.parquet_export import load_builder_class
 from generator.patient import generate_patient
 from generator.random_streams import name_key
 
@@ -434,7 +434,7 @@ def _consume(rows) -> int:
 
 
 def _consume_shard(dataset, num_shards: int, index: int) -> int:
-    return _consume(dataset.shard(num_shards=num_shards, index=index))
+    return _consume(dataset.shard(num_shards=num_shards, index=index, contiguous=False))
 
 
 def measure_streaming(sizes: Sizes) -> list[tuple]:
@@ -528,7 +528,7 @@ How to read it:
 - `export`: `generator/export.py` with every part and all cores; MB/s are bytes written
   by a part over its time (for the manifest, bytes hashed).
 - `streaming`: `as_streaming_dataset(split="train")` with images decoded to arrays; two
-  workers are two processes each iterating `IterableDataset.shard(2, i)` (what
+  workers are two processes each iterating `IterableDataset.shard(2, i, contiguous=False)` (what
   DataLoader workers do; torch is not needed).
 - `loading`: `datasets.load_dataset(folder, config)` with an empty cache, then every
   train row with its images as arrays; against `np.load` of the same `.npy` files.

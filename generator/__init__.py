@@ -1,6 +1,13 @@
 """Deterministic generator of synthetic multi-modal liver fibrosis patients."""
 
-from generator.cohort import PatientLabels, patient_id, sample_labels, split_indices, split_of
+from generator.cohort import (
+    PatientLabels,
+    fold_of,
+    patient_id,
+    sample_labels,
+    split_indices,
+    split_of,
+)
 from generator.contract import GENERATOR_VERSION
 from generator.patient import Patient, generate_patient, progression, render_patient
 
@@ -8,6 +15,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "Patient",
     "PatientLabels",
+    "fold_of",
     "generate_patient",
     "patient_id",
     "progression",

@@ -1,7 +1,7 @@
 """Per-patient labels: id, fibrosis stage, liver stiffness, binary label, age, sex, split.
 
-A patient's labels are a pure function of ``(seed, index)``; only its split also
-depends on the number of patients (splits are contiguous index ranges).
+A patient's labels are a pure function of ``(seed, index)``; only its split and fold
+also depend on the number of patients (splits are contiguous index ranges).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from generator.contract import (
     AGE_MEAN,
     AGE_MIN,
     AGE_SD,
+    NUM_FOLDS,
     POSITIVE_STAGES,
     SEXES,
     SPLIT_FRACTIONS,
@@ -88,6 +89,21 @@ def split_indices(num_patients: int) -> dict[str, range]:
             strict=True,
         )
     )
+
+
+def fold_of(index: int, num_patients: int) -> int | None:
+    """The cross-validation fold (0..NUM_FOLDS-1) of patient ``index``; ``None`` in ``test``.
+
+    The fold is ``index % NUM_FOLDS``: train and val are the contiguous indices
+    ``0..val_end-1``, so the folds' sizes differ by at most one patient; and as the
+    patient count grows the splits' ends only move up, so a train or val patient stays
+    in train or val and keeps its fold. (Stratifying by stage could keep neither
+    promise exactly: a new patient would move others to rebalance.) Raise
+    ``ValueError`` if ``index`` is not in ``0..num_patients-1``.
+    """
+    if not 0 <= index < num_patients:
+        raise ValueError(f"`index` must be in 0..{num_patients - 1}, got {index=}")
+    return None if split_of(index, num_patients) == SPLITS[2] else index % NUM_FOLDS
 
 
 def sample_stiffness_kpa(stage: str, rng: np.random.Generator) -> float:

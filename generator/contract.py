@@ -49,6 +49,9 @@ AGE_MIN, AGE_MAX = 30, 85
 #: by index without shuffling.
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
+#: Patient-level cross-validation folds of the ``train`` and ``val`` patients (``test``
+#: stays held out): ``cohort.fold_of``.
+NUM_FOLDS = 5
 #: Split names of the builder and the Parquet files, keyed by the ``labels.csv`` name.
 BUILDER_SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 

@@ -4,13 +4,16 @@ The folder is a complete Hugging Face dataset repository and the seed's raw layo
 
 - ``images/PAT_0001_MRI.npy`` (and ``_CT``, ``_US``) for every patient (part ``npy``);
 - ``labels.csv``, ``metadata.csv`` and ``generation.json`` (the parameters), always;
-- ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``, built by the dataset's builder
-  (part ``parquet``);
+- ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``, the builder's rows (part
+  ``parquet``);
 - ``README.md``, the dataset card rendered from ``dataset_card.md``, and
   ``assets/sample_grid.png`` and ``assets/progression.png`` (part ``card``);
 - ``manifest-sha256.txt``, written last: the SHA-256 of every file above.
 
-Every file is written atomically; rerunning an interrupted export resumes it.
+Each patient is rendered once, in chunk tasks (``generator.shards``) that an engine
+(``generator.engines``: local processes or Ray) runs; the ``.npy`` files and the rows of
+both Parquet configs come from that one render. Every file is written atomically;
+rerunning an interrupted export resumes it from the finished tasks.
 ``--verify DIR`` checks a folder against its manifest.
 """
 
@@ -40,6 +43,9 @@ from generator.contract import (
     DEFAULT_SEED,
     GenerationParameters,
 )
+from generator.encoding import quantize_to_uint8
+from generator.engines import ENGINES, run_tasks
+from generator.extras import MissingExtraError
 from generator.files import remove_partial_files, write_text
 from generator.manifest import (
     MANIFEST_FILE,
@@ -54,9 +60,10 @@ from generator.modalities import MODALITY_COLUMNS
 from generator.parquet_export import (
     CONFIGS,
     DATA_DIR,
-    load_builder_module,
+    PARTS_DIR,
+    assemble,
+    config_is_complete,
     remove_config,
-    write_parquet,
 )
 from generator.progression_figure import PROGRESSION_FIGURE_FILE, write_progression_figure
 from generator.raw import (
@@ -65,10 +72,10 @@ from generator.raw import (
     METADATA_FILE,
     image_path,
     missing_patients,
-    write_images,
     write_tables,
 )
 from generator.sample_grid import SAMPLE_GRID_FILE, write_sample_grid
+from generator.shards import export_tasks
 
 PARAMETERS_FILE = "generation.json"
 #: The card's pictures (part ``card``), all in ``ASSETS_DIR``.
@@ -143,6 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help=f"comma-separated parts to write, from {','.join(FORMATS)} (default: all); "
         "'card' needs 'parquet'",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where the patients are rendered: local processes, or Ray (pip install -e "
+        '".[ray]"; --out must then be shared storage that every node sees) (default: local)',
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="the Ray cluster to use with --engine ray (default: a local Ray with --workers CPUs)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -228,7 +247,7 @@ def owned_files(out: Path) -> list[str]:
 def _image_loader(out: Path, num_patients: int):
     """``load(index, modality) -> float32 image`` from the ``.npy`` files or, if absent, the
     ``float32`` Parquet config, quantised as the ``default`` config stores it."""
-    quantize = load_builder_module().quantize_to_uint8
+    quantize = quantize_to_uint8
     if not missing_patients(out, num_patients):
         return lambda index, modality: quantize(
             np.load(image_path(out, index, num_patients, modality), allow_pickle=False)
@@ -263,15 +282,23 @@ def export(
     quiet: bool = False,
     force: bool = False,
     formats: tuple[str, ...] = FORMATS,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> None:
     """Write (or finish writing) the export folder ``out``; raise ``ExportError`` on bad input.
 
     ``parameters`` (validated when it was made) go into ``generation.json`` as
     ``parameters.as_dict()``. ``formats`` chooses the parts (``FORMATS``); parts already in
-    the folder are kept and listed in the manifest, which is written last.
+    the folder are kept and listed in the manifest, which is written last. Each patient
+    is rendered once, by chunk tasks that ``engine`` (``ENGINES``) runs with ``workers``
+    processes or CPUs, on the Ray cluster at ``ray_address`` if given.
     """
     if workers < 1:
         raise ExportError(f"--workers must be >= 1, got {workers}")
+    if engine not in ENGINES:
+        raise ExportError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if ray_address is not None and engine != "ray":
+        raise ExportError("--ray-address needs --engine ray")
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:
         raise ExportError(f"--formats must be names from {', '.join(FORMATS)}, got {formats}")
@@ -289,25 +316,34 @@ def export(
     (out / MANIFEST_FILE).unlink(missing_ok=True)
     write_text(out / PARAMETERS_FILE, json.dumps(parameters.as_dict(), indent=2) + "\n")
     num_patients = parameters.num_patients
-    if "npy" in formats:
-        todo = missing_patients(out, num_patients)
-        with tqdm(
-            total=num_patients,
-            initial=num_patients - len(todo),
-            unit="patient",
-            desc="images",
-            disable=quiet,
-        ) as bar:
-            write_images(
-                out,
+    wanted = CONFIGS if "parquet" in formats else ()
+    configs = [c for c in wanted if not config_is_complete(out, c, parameters)]
+    tasks = export_tasks(parameters, npy="npy" in formats, configs=configs)
+    todo = [task for task in tasks if not task.is_done(out, parameters)]
+    with tqdm(
+        total=num_patients,
+        initial=num_patients - sum(len(task.indices) for task in todo),
+        unit="patient",
+        desc="patients",
+        disable=quiet,
+    ) as bar:
+        try:
+            run_tasks(
                 todo,
+                out,
                 parameters,
-                workers=min(workers, max(len(todo), 1)),
+                engine=engine,
+                workers=workers,
+                ray_address=ray_address,
                 on_progress=bar.update,
             )
+        except MissingExtraError as error:
+            raise ExportError(str(error)) from None
+    for config in configs:
+        assemble(out, config, parameters)
+    with contextlib.suppress(FileNotFoundError):
+        (out / PARTS_DIR).rmdir()
     write_tables(out, parameters)
-    if "parquet" in formats:
-        write_parquet(out, parameters, workers=workers, quiet=quiet)
     if "card" in formats:
         labels = read_labels(out)
         write_sample_grid(
@@ -357,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
             quiet=args.quiet,
             force=args.force,
             formats=args.formats,
+            engine=args.engine,
+            ray_address=args.ray_address,
         )
     except ExportError as error:
         print(f"export.py: error: {error}", file=sys.stderr)

@@ -1,60 +1,54 @@
 """The Parquet half of the export folder: ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``.
 
-The Parquet is the builder's own output (``open_multimodal_liver_cirrhosis.py``, the one
-definition of the dataset): each config is built with ``download_and_prepare`` into a
-temporary cache, then every split is written with ``Dataset.to_parquet``, which keeps
-the ``datasets`` features (ClassLabel, Image, Array2D) in the Parquet schema metadata.
+Rows are the builder's rows (``generator.rows``: the same features and encoding), made
+from the one render of each patient that also gives the ``.npy`` files. In two steps:
 
-Sizes follow the Hub's defaults (``datasets.config``): files of at most 500 MB and row
-groups of at most 100 MB uncompressed, so the dataset viewer can page through them.
+1. each chunk task (``generator.shards``) writes its rows of every config as an Arrow
+   part, ``.parts/<config>/<split>-NNNNNN.arrow`` (atomically; a finished part is kept
+   when a run resumes);
+2. ``assemble`` concatenates a split's parts, in order, into its Parquet files, then
+   deletes them.
+
+The layout depends only on the parameters, never on the engine or the worker count:
+files of ``rows_per_file`` rows and row groups of ``rows_per_group`` rows, both from an
+upper bound of a row's size, so that a file stays within the Hub's 500 MB and a row
+group within its 100 MB (``datasets.config``). The ``datasets`` features are kept in
+the Parquet schema metadata, so ``load_dataset(folder)`` restores ClassLabel, Image and
+Array2D columns.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
+import functools
 import re
-import sys
-import tempfile
-import types
-from collections.abc import Iterator
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.utils.py_utils import convert_file_size_to_int
 
 from generator.cohort import split_indices
 from generator.contract import BUILDER_SPLIT_NAMES, GenerationParameters
 from generator.files import atomic_writer
+from generator.modalities import MODALITIES
+from generator.patient import Patient
+from generator.rows import CONFIG_NAMES, IMAGE_FORMATS, build_features, patient_example
 
 DATA_DIR = "data"
-BUILDER_MODULE = "open_multimodal_liver_cirrhosis"
-#: The repository root, where the builder script lives.
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+#: Where chunk tasks leave their rows until ``assemble`` (removed when it is done).
+PARTS_DIR = ".parts"
 #: Builder config names, in the order they are written and listed in the card.
-CONFIGS = ("default", "float32")
+CONFIGS = CONFIG_NAMES
 MAX_SHARD_BYTES = convert_file_size_to_int(datasets.config.MAX_SHARD_SIZE)
 MAX_ROW_GROUP_BYTES = convert_file_size_to_int(datasets.config.MAX_ROW_GROUP_SIZE)
+#: Row groups are kept below this (and the Hub's maximum): the writer buffers one.
+ROW_GROUP_TARGET_BYTES = min(64_000_000, MAX_ROW_GROUP_BYTES)
 _SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
-
-
-def load_builder_module() -> types.ModuleType:
-    """The builder script ``open_multimodal_liver_cirrhosis`` at the repository root."""
-    try:
-        return importlib.import_module(BUILDER_MODULE)
-    except ModuleNotFoundError as error:
-        if error.name != BUILDER_MODULE or not (REPOSITORY_ROOT / f"{BUILDER_MODULE}.py").is_file():
-            raise
-    # Not installed (``pip install -e .`` maps it): import it from beside ``generator``.
-    # Worker processes inherit ``sys.path``, so they import it by name too.
-    sys.path.insert(0, str(REPOSITORY_ROOT))
-    return importlib.import_module(BUILDER_MODULE)
-
-
-def load_builder_class() -> type[datasets.GeneratorBasedBuilder]:
-    """``OpenMultimodalLiverCirrhosis``, the dataset's builder."""
-    return load_builder_module().OpenMultimodalLiverCirrhosis
+#: A row's bytes besides its images: id, labels, stiffness and Arrow's offsets.
+_ROW_OVERHEAD_BYTES = 512
 
 
 def shard_file_name(split: str, index: int, count: int) -> str:
@@ -76,140 +70,157 @@ def expected_rows(num_patients: int) -> dict[str, int]:
     }
 
 
-def rows_per_group(num_rows: int, num_bytes: int, max_bytes: int = MAX_ROW_GROUP_BYTES) -> int:
-    """Rows in one row group so that it holds at most ``max_bytes`` (at least one row)."""
-    if num_rows < 1:
-        raise ValueError(f"`num_rows` must be >= 1, got {num_rows=}")
-    bytes_per_row = max(num_bytes, 1) / num_rows
-    return max(1, min(num_rows, int(max_bytes // bytes_per_row)))
+def row_bytes_bound(config: str, image_size: int) -> int:
+    """An upper bound of one row's bytes in ``config`` at ``image_size`` (uncompressed)."""
+    pixels = image_size * image_size
+    images = len(MODALITIES)
+    if IMAGE_FORMATS[config] == "float32":
+        return images * pixels * (4 + 1) + _ROW_OVERHEAD_BYTES
+    # A PNG holds (S + 1) * S filtered bytes through zlib, whose output is at most
+    # n + n/4096 + n/16384 + n/2^25 + 13 bytes, plus 57 bytes of chunks.
+    n = (image_size + 1) * image_size
+    png = n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 57
+    return 2 * images * png + _ROW_OVERHEAD_BYTES
 
 
-def config_is_complete(folder: Path, config: str, num_patients: int) -> bool:
-    """Whether ``data/<config>`` holds every shard of every split with the right row counts.
+def rows_per_file(config: str, image_size: int) -> int:
+    """Rows in each Parquet file (the last one of a split holds the rest)."""
+    return max(1, MAX_SHARD_BYTES // row_bytes_bound(config, image_size))
 
-    Shards are written atomically, so a shard on disk is whole; an interrupted build
+
+def rows_per_group(config: str, image_size: int) -> int:
+    """Rows in each row group of a Parquet file."""
+    bound = row_bytes_bound(config, image_size)
+    return max(1, min(rows_per_file(config, image_size), ROW_GROUP_TARGET_BYTES // bound))
+
+
+def file_names(config: str, parameters: GenerationParameters) -> dict[str, list[str]]:
+    """The Parquet file names of every split of ``config``, by builder split name."""
+    per_file = rows_per_file(config, parameters.image_size)
+    names = {}
+    for split, rows in expected_rows(parameters.num_patients).items():
+        count = -(-rows // per_file)
+        names[split] = [shard_file_name(split, index, count) for index in range(count)]
+    return names
+
+
+def config_is_complete(folder: Path, config: str, parameters: GenerationParameters) -> bool:
+    """Whether ``data/<config>`` holds exactly the expected files with the right row counts.
+
+    Files are written atomically, so a file on disk is whole; an interrupted assembly
     leaves a set with gaps, which this detects.
     """
     directory = config_dir(folder, config)
     if not directory.is_dir():
         return False
-    wanted = expected_rows(num_patients)
-    shards: dict[str, list[tuple[int, int, Path]]] = {}
-    for path in directory.iterdir():
-        match = _SHARD_NAME.match(path.name)
-        if match is None:
-            return False
-        shards.setdefault(match["split"], []).append(
-            (int(match["index"]), int(match["count"]), path)
-        )
-    if set(shards) != set(wanted):
+    present = {path.name for path in directory.iterdir() if _SHARD_NAME.match(path.name)}
+    wanted_names = file_names(config, parameters)
+    if present != {name for names in wanted_names.values() for name in names}:
         return False
-    for split, found in shards.items():
-        counts = {count for _, count, _ in found}
-        if len(counts) != 1 or sorted(i for i, _, _ in found) != list(range(counts.pop())):
-            return False
+    for split, rows in expected_rows(parameters.num_patients).items():
         try:
-            rows = sum(pq.ParquetFile(path).metadata.num_rows for _, _, path in found)
+            found = sum(
+                pq.ParquetFile(directory / name).metadata.num_rows for name in wanted_names[split]
+            )
         except (OSError, ValueError):  # not a readable Parquet file
             return False
-        if rows != wanted[split]:
+        if found != rows:
             return False
     return True
 
 
 def remove_config(folder: Path, config: str) -> None:
-    """Delete ``data/<config>`` Parquet files (only files named like shards)."""
+    """Delete ``data/<config>`` Parquet files (only files named like shards) and its parts."""
     directory = config_dir(folder, config)
     if directory.is_dir():
         for path in directory.iterdir():
             if _SHARD_NAME.match(path.name):
                 path.unlink()
+    shutil.rmtree(Path(folder) / PARTS_DIR / config, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _datasets_output(quiet: bool) -> Iterator[None]:
-    """Silence the ``datasets`` progress bars and info/warning logs if ``quiet``, then restore."""
-    bars, verbosity = datasets.is_progress_bar_enabled(), datasets.logging.get_verbosity()
-    if quiet:
-        datasets.disable_progress_bars()
-        datasets.logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        (datasets.enable_progress_bars if bars else datasets.disable_progress_bars)()
-        datasets.logging.set_verbosity(verbosity)
+@functools.lru_cache(maxsize=8)
+def features(config: str, image_size: int) -> datasets.Features:
+    """The ``datasets`` features of ``config`` (cached)."""
+    return build_features(IMAGE_FORMATS[config], image_size)
 
 
-def write_split(
-    dataset: datasets.Dataset,
-    directory: Path,
-    split: str,
-    *,
-    max_shard_bytes: int = MAX_SHARD_BYTES,
-    max_row_group_bytes: int = MAX_ROW_GROUP_BYTES,
-) -> list[Path]:
-    """Write ``dataset`` as ``<split>-NNNNN-of-NNNNN.parquet`` files; return their paths."""
-    num_bytes = dataset.data.nbytes
-    count = max(1, min(len(dataset), -(-num_bytes // max_shard_bytes)))
-    batch = rows_per_group(len(dataset), num_bytes, max_row_group_bytes)
-    paths = []
-    for index in range(count):
-        shard = dataset.shard(num_shards=count, index=index, contiguous=True)
-        path = directory / shard_file_name(split, index, count)
-        with atomic_writer(path) as handle:
-            shard.to_parquet(handle, batch_size=batch)
-        paths.append(path)
-    return paths
+def part_path(folder: Path, config: str, split: str, chunk: int) -> Path:
+    """``folder/.parts/<config>/<split>-NNNNNN.arrow``: chunk ``chunk`` of ``split``'s rows."""
+    return Path(folder) / PARTS_DIR / config / f"{split}-{chunk:06d}.arrow"
 
 
-def build_config(
-    folder: Path,
-    config: str,
-    parameters: GenerationParameters,
-    *,
-    workers: int = 1,
-    quiet: bool = False,
-) -> list[Path]:
-    """Build ``config`` with the builder in a temporary cache and write its Parquet files."""
-    builder_class = load_builder_class()
+def rows_table(patients: Sequence[Patient], config: str, num_patients: int) -> pa.Table:
+    """The rows of ``patients`` in ``config``, encoded as the builder encodes them."""
+    image_size = patients[0].images[MODALITIES[0]].shape[0]
+    feature_set = features(config, image_size)
+    examples = [patient_example(p, num_patients, IMAGE_FORMATS[config]) for p in patients]
+    columns = {name: [example[name] for example in examples] for name in feature_set}
+    dataset = datasets.Dataset.from_dict(columns, features=feature_set)
+    return dataset.data.table
+
+
+def write_part(path: Path, table: pa.Table) -> None:
+    """Write ``table`` as an Arrow IPC file atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(path) as handle, pa.ipc.new_file(handle, table.schema) as writer:
+        writer.write_table(table)
+
+
+def assemble(folder: Path, config: str, parameters: GenerationParameters) -> list[Path]:
+    """Write ``config``'s Parquet files from its parts (every part must exist); delete them."""
     directory = config_dir(folder, config)
     directory.mkdir(parents=True, exist_ok=True)
-    remove_config(folder, config)
-    paths = []
-    with (
-        _datasets_output(quiet),
-        tempfile.TemporaryDirectory(prefix="omlc-build-", ignore_cleanup_errors=True) as cache,
-    ):
-        builder = builder_class(
-            config_name=config,
-            num_patients=parameters.num_patients,
-            image_size=parameters.image_size,
-            seed=parameters.seed,
-            cache_dir=cache,
-        )
-        builder.download_and_prepare(num_proc=workers if workers > 1 else None)
-        for split in expected_rows(parameters.num_patients):
-            dataset = builder.as_dataset(split=split)
-            paths += write_split(dataset, directory, split)
-    return paths
+    for path in directory.iterdir():
+        if _SHARD_NAME.match(path.name):
+            path.unlink()
+    schema = features(config, parameters.image_size).arrow_schema
+    per_file = rows_per_file(config, parameters.image_size)
+    per_group = rows_per_group(config, parameters.image_size)
+    written = []
+    for split, names in file_names(config, parameters).items():
+        rows = _PartRows(sorted((Path(folder) / PARTS_DIR / config).glob(f"{split}-*.arrow")))
+        for name in names:
+            with (
+                atomic_writer(directory / name) as handle,
+                pq.ParquetWriter(handle, schema) as writer,
+            ):
+                remaining = per_file
+                while remaining:
+                    group = rows.take(min(per_group, remaining))
+                    if group is None:
+                        break
+                    writer.write_table(group.cast(schema), row_group_size=group.num_rows)
+                    remaining -= group.num_rows
+            written.append(directory / name)
+        if rows.take(1) is not None:
+            raise RuntimeError(f"{config}/{split}: the parts hold more rows than the split")
+    shutil.rmtree(Path(folder) / PARTS_DIR / config, ignore_errors=True)
+    return written
 
 
-def write_parquet(
-    folder: Path,
-    parameters: GenerationParameters,
-    *,
-    workers: int = 1,
-    quiet: bool = False,
-) -> list[str]:
-    """Write (or finish) ``data/<config>/`` for every config; return the configs built now.
+class _PartRows:
+    """Rows of a sequence of Arrow part files, read one part at a time."""
 
-    A config whose files are already complete is kept (resume); an incomplete one is
-    rebuilt.
-    """
-    built = []
-    for config in CONFIGS:
-        if config_is_complete(folder, config, parameters.num_patients):
-            continue
-        build_config(folder, config, parameters, workers=workers, quiet=quiet)
-        built.append(config)
-    return built
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._paths = list(paths)
+        self._buffer: list[pa.Table] = []
+        self._buffered = 0
+
+    def _fill(self, rows: int) -> None:
+        while self._buffered < rows and self._paths:
+            with pa.OSFile(str(self._paths.pop(0))) as source:
+                table = pa.ipc.open_file(source).read_all()
+            self._buffer.append(table)
+            self._buffered += table.num_rows
+
+    def take(self, rows: int) -> pa.Table | None:
+        """The next ``rows`` rows (fewer at the end) as one table; ``None`` when none is left."""
+        self._fill(rows)
+        if not self._buffered:
+            return None
+        table = pa.concat_tables(self._buffer).combine_chunks()
+        head, rest = table.slice(0, rows), table.slice(rows)
+        self._buffer = [rest] if rest.num_rows else []
+        self._buffered = rest.num_rows
+        return head

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from generator.cohort import patient_id
 from generator.contract import STAGES, GenerationParameters
+from generator.encoding import quantize_to_uint8
 from generator.files import atomic_writer
 from generator.modalities import REGISTRY
 from generator.patient import Patient, progression
@@ -51,30 +52,13 @@ _SOFT_INK = 96  # secondary text
 _RULE = 176  # thin separators
 
 
-def to_display_uint8(image: np.ndarray) -> np.ndarray:
-    """Quantise as the ``default`` config stores images: ``q = floor(255 x + 0.5)``.
-
-    Parameters
-    ----------
-    image : ndarray of float, shape (S, S), values in [0, 1]
-
-    Returns
-    -------
-    ndarray of uint8, shape (S, S), grey levels 0..255.
-    """
-    image = np.asarray(image)
-    if image.ndim != 2 or image.dtype.kind != "f":
-        raise ValueError(f"`image` must be a 2-D float array, got {image.dtype} {image.shape}")
-    return np.floor(np.clip(image, 0.0, 1.0).astype(np.float64) * 255 + 0.5).astype(np.uint8)
-
-
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)  # Pillow's own font: the same on every machine
 
 
 def _tile(image: np.ndarray, cell: int) -> Image.Image:
     """The image as a mode ``L`` tile of ``cell`` x ``cell`` pixels."""
-    tile = Image.fromarray(to_display_uint8(image))  # uint8 2-D: mode L
+    tile = Image.fromarray(quantize_to_uint8(image))  # uint8 2-D: mode L
     size = image.shape[0]
     if size < cell:
         return tile.resize((cell, cell), Image.Resampling.NEAREST)
@@ -126,7 +110,7 @@ def make_progression_figure(progressions: Mapping[str, Mapping[str, Patient]]) -
     Returns
     -------
     PIL.Image.Image, mode ``L``, of ``figure_size(len(progressions), cell=cell_size(S))``:
-    each image quantised by ``to_display_uint8`` in its ``cell_box``, labelled with the
+    each image quantised by ``quantize_to_uint8`` in its ``cell_box``, labelled with the
     modality titles (rows), the stage, its words and the stiffness in kPa (columns), and
     the patient's id, sex and age (blocks), on white with thin grey rules.
     """

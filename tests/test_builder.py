@@ -13,14 +13,14 @@ import pytest
 import open_multimodal_liver_cirrhosis as script
 from generator import generate_patient, patient_id, sample_labels, split_indices
 from generator.contract import BINARY_LABELS, GENERATOR_VERSION, STAGES, GenerationParameters
+from generator.encoding import png_bytes, quantize_to_uint8
 from generator.export import export
 from generator.modalities import MODALITY_COLUMNS
+from generator.rows import CONFIG_NAMES, IMAGE_FORMATS, build_features
+from generator.shards import STREAM_SHARDS, stream_shards
 from open_multimodal_liver_cirrhosis import (
     OpenMultimodalLiverCirrhosis,
     OpenMultimodalLiverCirrhosisConfig,
-    build_features,
-    png_bytes,
-    quantize_to_uint8,
 )
 
 N, S = 20, 64  # patients, image side: 14 / 3 / 3, the train split in two shards
@@ -66,7 +66,7 @@ def assert_same_rows(left: list[dict], right: list[dict]) -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, datasets.DatasetDict]:
     cache = tmp_path_factory.mktemp("hf-cache")
-    return {name: build(cache, name) for name in script.CONFIG_NAMES}
+    return {name: build(cache, name) for name in CONFIG_NAMES}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def patients():
 
 
 class TestBuild:
-    @pytest.mark.parametrize("config_name", script.CONFIG_NAMES)
+    @pytest.mark.parametrize("config_name", CONFIG_NAMES)
     def test_split_sizes_follow_the_contract(self, built, config_name):
         expected = {SPLITS[name]: len(indices) for name, indices in split_indices(N).items()}
         assert {split: built[config_name][split].num_rows for split in built[config_name]} == (
@@ -83,9 +83,9 @@ class TestBuild:
         )
         assert expected == {"train": 14, "validation": 3, "test": 3}
 
-    @pytest.mark.parametrize("config_name", script.CONFIG_NAMES)
+    @pytest.mark.parametrize("config_name", CONFIG_NAMES)
     def test_features_are_the_declared_features(self, built, config_name, tmp_path):
-        image_format = script.IMAGE_FORMATS[config_name]
+        image_format = IMAGE_FORMATS[config_name]
         declared = build_features(image_format, S)
         builder = make_builder(tmp_path, config_name)
         assert builder.info.features == declared
@@ -93,7 +93,7 @@ class TestBuild:
             assert split.features == declared
             assert split.info.version == datasets.Version(GENERATOR_VERSION)
 
-    @pytest.mark.parametrize("config_name", script.CONFIG_NAMES)
+    @pytest.mark.parametrize("config_name", CONFIG_NAMES)
     def test_every_patient_in_exactly_one_split_in_order(self, built, config_name):
         for name, indices in split_indices(N).items():
             ids = built[config_name][SPLITS[name]]["patient_id"]
@@ -101,7 +101,7 @@ class TestBuild:
         every = [pid for split in built[config_name].values() for pid in split["patient_id"]]
         assert sorted(every) == [patient_id(index, N) for index in range(N)]
 
-    @pytest.mark.parametrize("config_name", script.CONFIG_NAMES)
+    @pytest.mark.parametrize("config_name", CONFIG_NAMES)
     def test_labels_equal_the_cohort(self, built, config_name):
         features = built[config_name]["train"].features
         for split in built[config_name].values():
@@ -228,7 +228,7 @@ class TestParallelAndStreaming:
                 rows_as_numpy(built["float32"][split].with_format("numpy")),
             )
 
-    @pytest.mark.parametrize("config_name", script.CONFIG_NAMES)
+    @pytest.mark.parametrize("config_name", CONFIG_NAMES)
     def test_streaming_yields_the_rows_of_as_dataset(self, built, config_name, tmp_path):
         streamed = make_builder(tmp_path, config_name).as_streaming_dataset()
         assert set(streamed) == set(built[config_name])
@@ -240,12 +240,12 @@ class TestParallelAndStreaming:
                 rows_as_numpy(built[config_name][split].with_format("numpy")),
             )
 
-    def test_streaming_has_several_shards_for_dataloader_workers(self, tmp_path):
+    def test_every_split_has_840_shards_for_nodes_and_dataloader_workers(self, tmp_path):
         streamed = make_builder(tmp_path, "default").as_streaming_dataset()
-        assert streamed["train"].num_shards == 2  # 14 patients, 8 a shard
-        assert streamed["test"].num_shards == 1
-        large = make_builder(tmp_path, "default", num_patients=1000).as_streaming_dataset()
-        assert large["train"].num_shards == 700 // script.PATIENTS_PER_SHARD + 1
+        assert STREAM_SHARDS == 840
+        assert {split: iterable.num_shards for split, iterable in streamed.items()} == {
+            split: STREAM_SHARDS for split in streamed
+        }
 
     @pytest.mark.skipif(
         not hasattr(datasets.IterableDataset, "reshard"), reason="reshard() is datasets >= 5"
@@ -260,11 +260,39 @@ class TestParallelAndStreaming:
         )
 
     def test_shards_split_across_dataloader_workers(self, tmp_path):
+        """DataLoader workers take every n-th shard (``contiguous=False``)."""
         streamed = make_builder(tmp_path, "default").as_streaming_dataset(split="train")
-        first = [row["patient_id"] for row in streamed.shard(num_shards=2, index=0)]
-        second = [row["patient_id"] for row in streamed.shard(num_shards=2, index=1)]
-        assert first == [patient_id(i, N) for i in range(8)]
-        assert second == [patient_id(i, N) for i in range(8, 14)]
+        first = [row["patient_id"] for row in streamed.shard(2, 0, contiguous=False)]
+        second = [row["patient_id"] for row in streamed.shard(2, 1, contiguous=False)]
+        assert first == [patient_id(i, N) for i in range(0, 14, 2)]
+        assert second == [patient_id(i, N) for i in range(1, 14, 2)]
+
+    @pytest.mark.parametrize("world_size", [2, 3, 4, 8])
+    def test_nodes_get_disjoint_complete_equal_shares_and_render_only_theirs(
+        self, tmp_path, monkeypatch, world_size
+    ):
+        from datasets.distributed import split_dataset_by_node
+
+        import generator.shards
+
+        rendered = []
+        real_generate = generator.shards.generate_patient
+
+        def record(index, **kwargs):
+            rendered.append(index)
+            return real_generate(index, **kwargs)
+
+        monkeypatch.setattr(generator.shards, "generate_patient", record)
+        streamed = make_builder(tmp_path, "float32").as_streaming_dataset(split="train")
+        shares = []
+        for rank in range(world_size):
+            rendered.clear()
+            node = split_dataset_by_node(streamed, rank=rank, world_size=world_size)
+            shares.append([row["patient_id"] for row in node])
+            assert [patient_id(i, N) for i in rendered] == shares[-1]  # nothing dropped
+        ids = [pid for share in shares for pid in share]
+        assert sorted(ids) == [patient_id(i, N) for i in range(14)]  # disjoint and complete
+        assert max(map(len, shares)) - min(map(len, shares)) <= 1
 
 
 class TestCacheAndVersion:
@@ -273,7 +301,7 @@ class TestCacheAndVersion:
         for config in OpenMultimodalLiverCirrhosis.BUILDER_CONFIGS:
             assert config.version == OpenMultimodalLiverCirrhosis.VERSION
 
-    @pytest.mark.parametrize("config_name", script.CONFIG_NAMES)
+    @pytest.mark.parametrize("config_name", CONFIG_NAMES)
     def test_cache_directory_names_the_version(self, tmp_path, config_name):
         for builder in (
             OpenMultimodalLiverCirrhosis(config_name=config_name, cache_dir=str(tmp_path)),
@@ -292,7 +320,7 @@ class TestCacheAndVersion:
         ]
         directories = [
             make_builder(tmp_path, name, **variant).cache_dir
-            for name in script.CONFIG_NAMES
+            for name in CONFIG_NAMES
             for variant in variants
         ]
         directories.append(
@@ -334,7 +362,7 @@ class TestValidation:
         with pytest.raises(ValueError, match=f"{key}.*{value!r}|{key}={value}"):
             OpenMultimodalLiverCirrhosisConfig(name="custom", **{key: value})
 
-    @pytest.mark.parametrize("config_name", [*script.CONFIG_NAMES, None])
+    @pytest.mark.parametrize("config_name", [*CONFIG_NAMES, None])
     @pytest.mark.parametrize(("key", "value"), BAD_VALUES)
     def test_keyword_arguments_for_a_predefined_config_are_validated(
         self, tmp_path, config_name, key, value
@@ -358,3 +386,13 @@ class TestValidation:
             OpenMultimodalLiverCirrhosis(config_name="png", cache_dir=str(tmp_path))
         with pytest.raises(ValueError, match="num_patient"):
             OpenMultimodalLiverCirrhosis(num_patient=5, cache_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize("num_patients", [0, 5, 839, 840, 841, 1000, 12345])
+def test_stream_shards_cover_in_order_and_balance_every_world_size(num_patients):
+    shards = stream_shards(range(num_patients))
+    assert len(shards) == STREAM_SHARDS
+    assert [i for shard in shards for i in shard] == list(range(num_patients))
+    for world_size in range(1, 9):
+        totals = [sum(map(len, shards[rank::world_size])) for rank in range(world_size)]
+        assert max(totals) - min(totals) <= 1, (world_size, totals)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import generator.raw
+import generator.shards
 from generator import generate_patient
 from generator.contract import LABEL_COLUMNS
 from generator.export import main
@@ -169,22 +169,24 @@ class TestInterruptions:
     def test_interrupted_export_resumes_without_redoing_patients(
         self, tmp_path, monkeypatch, capsys
     ):
+        """Chunks (train 0-6, val 7-8, test 9) are the unit of work: the finished train
+        chunk is kept, the interrupted val chunk is redone."""
         out = tmp_path / "out"
-        real_generate = generator.raw.generate_patient
+        real_generate = generator.shards.generate_patient
         calls = []
 
-        def interrupt_after_four(index, **kwargs):
-            if len(calls) == 4:
+        def interrupt_in_second_chunk(index, **kwargs):
+            if len(calls) == 8:
                 raise KeyboardInterrupt
             calls.append(index)
             return real_generate(index, **kwargs)
 
-        monkeypatch.setattr(generator.raw, "generate_patient", interrupt_after_four)
+        monkeypatch.setattr(generator.shards, "generate_patient", interrupt_in_second_chunk)
         assert run(out) == 130
         assert "rerun the same command to resume" in capsys.readouterr().err
-        assert len(list((out / "images").glob("*.npy"))) == 12
+        assert len(list((out / "images").glob("*.npy"))) == 3 * 7
         assert not (out / "labels.csv").exists()
-        assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+        assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
 
         calls.clear()
 
@@ -192,9 +194,9 @@ class TestInterruptions:
             calls.append(index)
             return real_generate(index, **kwargs)
 
-        monkeypatch.setattr(generator.raw, "generate_patient", count_calls)
+        monkeypatch.setattr(generator.shards, "generate_patient", count_calls)
         assert run(out) == 0
-        assert calls == list(range(4, 10))
+        assert calls == [7, 8, 9]
         assert digests(out) == digests_of_fresh(tmp_path / "fresh")
 
     def test_killed_write_leftover_is_swept(self, tmp_path):

@@ -29,7 +29,9 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 from PIL import Image
 
+import generator.export
 import generator.parquet_export
+import generator.shards
 from generator.card import (
     BASELINES_TABLE,
     CardError,
@@ -39,15 +41,19 @@ from generator.card import (
     size_category,
 )
 from generator.contract import BUILDER_SPLIT_NAMES, DATASET_NAME, STAGES, GenerationParameters
+from generator.encoding import quantize_to_uint8 as quantize
 from generator.export import main
 from generator.manifest import MANIFEST_FILE, read_manifest, verify_manifest
 from generator.modalities import MODALITY_COLUMNS
 from generator.parquet_export import (
+    CONFIGS,
     MAX_ROW_GROUP_BYTES,
+    MAX_SHARD_BYTES,
+    ROW_GROUP_TARGET_BYTES,
     config_is_complete,
-    load_builder_module,
+    row_bytes_bound,
+    rows_per_file,
     rows_per_group,
-    write_split,
 )
 
 NUM_PATIENTS, SIZE = 20, 64
@@ -79,11 +85,6 @@ def cache_dir(tmp_path_factory):
 def labels(folder):
     with open(folder / "labels.csv", newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-def quantize(image: np.ndarray) -> np.ndarray:
-    """The ``default`` config's 8-bit quantisation, from the builder."""
-    return load_builder_module().quantize_to_uint8(image)
 
 
 def copy_of(folder, tmp_path):
@@ -282,39 +283,46 @@ class TestParquet:
                 for group in range(metadata.num_row_groups):
                     assert metadata.row_group(group).total_byte_size <= MAX_ROW_GROUP_BYTES
 
-    def test_row_groups_and_shards_sized_by_bytes(self, folder, cache_dir, tmp_path):
-        train = datasets.load_dataset(str(folder), "float32", split="train", cache_dir=cache_dir)
-        row_bytes = train.data.nbytes / len(train)
-        paths = write_split(
-            train,
-            tmp_path,
-            "train",
-            max_shard_bytes=int(row_bytes * 6),
-            max_row_group_bytes=int(row_bytes * 2.5),
-        )
+    def test_row_groups_and_files_follow_the_layout(self, folder, tmp_path, monkeypatch):
+        """Files of ``rows_per_file`` rows and row groups of ``rows_per_group`` rows, in
+        patient order, whatever the chunks."""
+        monkeypatch.setattr(generator.parquet_export, "rows_per_file", lambda c, s: 6)
+        monkeypatch.setattr(generator.parquet_export, "rows_per_group", lambda c, s: 4)
+        out = tmp_path / "out"
+        assert main(["--out", str(out), *SMALL, "--formats", "parquet"]) == 0
+        paths = sorted((out / "data" / "float32").glob("train-*.parquet"))
         assert [p.name for p in paths] == [f"train-0000{i}-of-00003.parquet" for i in range(3)]
         ids = []
         for path in paths:
             parquet = pq.ParquetFile(path)
             sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
-            assert max(sizes) == 2 and parquet.num_row_groups >= 2
+            assert sizes == ([4, 2] if len(ids) < 12 else [2])
             ids += parquet.read(columns=["patient_id"]).column(0).to_pylist()
-        assert ids == train["patient_id"]
+        assert ids == [f"PAT_{i:04d}" for i in range(1, 15)]
 
-    @pytest.mark.parametrize(
-        ("rows", "size", "cap", "expected"),
-        [(10, 1000, 300, 3), (10, 1000, 10_000, 10), (10, 10_000, 10, 1)],
-    )
-    def test_rows_per_group(self, rows, size, cap, expected):
-        assert rows_per_group(rows, size, cap) == expected
+    @pytest.mark.parametrize("config", CONFIGS)
+    def test_row_size_bound_holds(self, folder, config):
+        """Real rows stay below the bound the layout is computed from, so files stay within
+        the Hub's 500 MB and row groups within 64 MB (the Hub's limit is 100 MB)."""
+        bound = row_bytes_bound(config, SIZE)
+        assert rows_per_group(config, SIZE) * bound <= ROW_GROUP_TARGET_BYTES
+        assert rows_per_file(config, SIZE) * bound <= MAX_SHARD_BYTES
+        for path in (folder / "data" / config).iterdir():
+            metadata = pq.ParquetFile(path).metadata
+            for group in range(metadata.num_row_groups):
+                row_group = metadata.row_group(group)
+                assert row_group.total_byte_size <= row_group.num_rows * bound
 
     def test_incomplete_config_detected(self, folder, tmp_path):
         copy = copy_of(folder, tmp_path)
-        assert config_is_complete(copy, "default", NUM_PATIENTS)
-        assert not config_is_complete(copy, "default", NUM_PATIENTS + 1)
+        parameters = GenerationParameters(NUM_PATIENTS, SIZE, 42)
+        assert config_is_complete(copy, "default", parameters)
+        assert not config_is_complete(
+            copy, "default", GenerationParameters(NUM_PATIENTS + 1, SIZE, 42)
+        )
         (copy / "data" / "default" / "test-00000-of-00001.parquet").unlink()
-        assert not config_is_complete(copy, "default", NUM_PATIENTS)
-        assert config_is_complete(copy, "float32", NUM_PATIENTS)
+        assert not config_is_complete(copy, "default", parameters)
+        assert config_is_complete(copy, "float32", parameters)
 
 
 class TestManifest:
@@ -363,31 +371,36 @@ class TestManifest:
         assert "manifest-sha256.txt does not exist" in capsys.readouterr().err
 
     def test_interrupted_export_resumes_to_a_verified_folder(self, folder, tmp_path, monkeypatch):
+        """Killed while assembling float32: the default config is kept, float32's parts
+        are reused, and no patient is rendered again."""
         out = tmp_path / DATASET_NAME
-        real_write_split = generator.parquet_export.write_split
-        calls = []
+        real_assemble = generator.export.assemble
+        assembled = []
 
-        def interrupt_in_float32(dataset, directory, split, **kwargs):
-            if directory.name == "float32":
+        def interrupt_in_float32(out_folder, config, parameters):
+            if config == "float32":
                 raise KeyboardInterrupt
-            calls.append(split)
-            return real_write_split(dataset, directory, split, **kwargs)
+            assembled.append(config)
+            return real_assemble(out_folder, config, parameters)
 
-        monkeypatch.setattr(generator.parquet_export, "write_split", interrupt_in_float32)
+        monkeypatch.setattr(generator.export, "assemble", interrupt_in_float32)
         assert main(["--out", str(out), *SMALL]) == 130
         assert not (out / MANIFEST_FILE).exists()
-        assert calls == ["train", "validation", "test"]
-        assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+        assert assembled == ["default"]
+        assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
 
-        calls.clear()
+        rendered = []
+        real_generate = generator.shards.generate_patient
 
-        def record(dataset, directory, split, **kwargs):
-            calls.append((directory.name, split))
-            return real_write_split(dataset, directory, split, **kwargs)
+        def count(index, **kwargs):
+            rendered.append(index)
+            return real_generate(index, **kwargs)
 
-        monkeypatch.setattr(generator.parquet_export, "write_split", record)
+        monkeypatch.setattr(generator.export, "assemble", real_assemble)
+        monkeypatch.setattr(generator.shards, "generate_patient", count)
         assert main(["--out", str(out), *SMALL]) == 0
-        assert {config for config, _ in calls} == {"float32"}  # default was complete: kept
+        assert rendered == []
+        assert not (out / ".parts").exists()
         assert verify_manifest(out).ok
         assert (out / MANIFEST_FILE).read_text() == (folder / MANIFEST_FILE).read_text()
 

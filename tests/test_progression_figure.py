@@ -18,10 +18,10 @@ from PIL import Image
 
 from generator.cohort import patient_id
 from generator.contract import STAGES, GenerationParameters
+from generator.encoding import quantize_to_uint8
 from generator.export import main, owned_files
 from generator.manifest import read_manifest, verify_manifest
 from generator.modalities import REGISTRY
-from generator.parquet_export import load_builder_module
 from generator.patient import progression
 from generator.progression_figure import (
     MIN_CELL,
@@ -30,7 +30,6 @@ from generator.progression_figure import (
     cell_size,
     figure_size,
     make_progression_figure,
-    to_display_uint8,
     write_progression_figure,
 )
 
@@ -76,7 +75,7 @@ class TestFigure:
             for row, modality in enumerate(REGISTRY):
                 for column, stage in enumerate(STAGES):
                     pixels = cell(figure, block, row, column)
-                    expected = to_display_uint8(by_stage[stage].images[modality.name])
+                    expected = quantize_to_uint8(by_stage[stage].images[modality.name])
                     np.testing.assert_array_equal(pixels[::factor, ::factor], expected)
                     blocks = pixels.reshape(SIZE, factor, SIZE, factor)
                     assert np.ptp(blocks, axis=(1, 3)).max() == 0  # enlarged, not smoothed
@@ -103,12 +102,6 @@ class TestFigure:
         for column in range(len(STAGES)):  # stage and stiffness, above each column
             x0, _, x1, _ = cell_box(0, 0, column, cell=MIN_CELL)
             assert pixels[:top, x0:x1].min() < 128
-
-    def test_display_quantisation_is_the_default_configs(self):
-        image = np.random.default_rng(0).random((SIZE, SIZE), dtype=np.float32)
-        image[0, :3] = [0.0, 0.5 / 255, 1.0]
-        expected = load_builder_module().quantize_to_uint8(image)
-        np.testing.assert_array_equal(to_display_uint8(image), expected)
 
 
 class TestWrite:
