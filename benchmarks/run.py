@@ -58,11 +58,14 @@ from benchmarks.common import (
     process_pool,
     replace_section,
 )
+from generator.builder_loader import REPOSITORY_ROOT as REPOSITORY
 from generator.builder_loader import load_builder_class
+from generator.cohort import split_indices
 from generator.contract import DEFAULT_SEED, GenerationParameters
 from generator.modalities import MODALITIES, MODALITY_COLUMNS, REGISTRY
 from generator.patient import generate_patient
 from generator.random_streams import name_key
+from generator.shards import chunks, render_chunk
 
 TABLE_HEADERS = ("benchmark", "case", "value", "unit")
 MB = 1e6
@@ -323,9 +326,9 @@ def measure_prepare_and_memory(sizes: Sizes, workdir: Path) -> list[tuple]:
 
 #: The functions ``generator.export.export`` calls for each part, by part.
 EXPORT_PARTS = {
-    "write_images": "npy",
+    "run_task": "render",  # each patient once: .npy files and Parquet parts of both configs
+    "assemble_file": "parquet",
     "write_tables": "tables",
-    "write_parquet": "parquet",
     "write_sample_grid": "card",
     "write_progression_figure": "card",
     "write_card": "card",
@@ -406,16 +409,116 @@ def measure_export(sizes: Sizes, folder: Path) -> list[tuple]:
         _row("export", "all parts, written", sum(written.values()) / MB, "MB"),
         _row("export", "all parts", sum(written.values()) / MB / wall, "MB/s"),
     ]
-    for part in ("npy", "tables", "parquet", "card"):
+    rows.append(
+        _row("export", f"render: npy {written.get('npy', 0) / MB:.1f} MB", seconds["render"], "s")
+    )
+    for part in ("parquet", "tables", "card"):
         rows.append(
             _row("export", f"{part}, {written.get(part, 0) / MB:.1f} MB", seconds[part], "s")
         )
-        rows.append(
-            _row("export", f"{part} written", written.get(part, 0) / MB / seconds[part], "MB/s")
+    rows.append(
+        _row(
+            "export",
+            "parquet assembled",
+            written.get("parquet", 0) / MB / seconds["parquet"],
+            "MB/s",
         )
+    )
     rows.append(_row("export", "manifest", seconds["manifest"], "s"))
     rows.append(_row("export", "manifest hashed", hashed / MB / seconds["manifest"], "MB/s"))
     return rows
+
+
+# --------------------------------------------------------------- targets (issue 11)
+
+
+def _generate_only(parameters: GenerationParameters, indices: range) -> int:
+    """Render ``indices`` and keep nothing: the pure generation an export pays for."""
+    for _ in render_chunk(parameters, indices):
+        pass
+    return len(indices)
+
+
+def pure_generation_seconds(
+    parameters: GenerationParameters, workers: int, indices: range | None = None
+) -> float:
+    """Wall time to render ``indices`` (default: every patient) once on ``workers``
+    processes, writing nothing."""
+    parts = chunks(indices if indices is not None else range(parameters.num_patients))
+    start = time.perf_counter()
+    with process_pool(workers) as pool:
+        pool.starmap(_generate_only, [(parameters, part) for part in parts])
+    return time.perf_counter() - start
+
+
+def run_measured(command: list[str]) -> tuple[float, float]:
+    """Run ``command``: (wall seconds, peak RSS MB of its largest process, from ``wait4``)."""
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        errors.seek(0)
+        stderr = errors.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{command} failed:\n{stderr.decode()}")
+    return wall, usage.ru_maxrss * 1024 / MB
+
+
+def _export_command(folder: Path, num_patients: int, sizes: Sizes, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        str(REPOSITORY / "generator" / "export.py"),
+        "--out",
+        str(folder),
+        "--num-patients",
+        str(num_patients),
+        "--image-size",
+        str(sizes.image_size),
+        "--workers",
+        str(os.cpu_count() or 1),
+        "--quiet",
+        *extra,
+    ]
+
+
+def measure_targets(sizes: Sizes, workdir: Path) -> list[tuple]:
+    """The export against pure generation, its memory and rerun, and Ray against local,
+    each export as a fresh process."""
+    workers = os.cpu_count() or 1
+    n, size = sizes.num_patients, sizes.image_size
+    parameters = GenerationParameters(n, size, DEFAULT_SEED)
+    generation = pure_generation_seconds(parameters, workers)
+    local = workdir / "target-local"
+    export_wall, export_peak = run_measured(_export_command(local, n, sizes))
+    rerun_wall, rerun_peak = run_measured(_export_command(local, n, sizes))
+    ray_folder = workdir / "target-ray"
+    ray_wall, ray_peak = run_measured(_export_command(ray_folder, n, sizes, "--engine", "ray"))
+    same = (local / "manifest-sha256.txt").read_bytes() == (
+        ray_folder / "manifest-sha256.txt"
+    ).read_bytes()
+    shutil.rmtree(ray_folder, ignore_errors=True)
+    large = workdir / "target-large"
+    count = n * sizes.memory_factor
+    _, large_peak = run_measured(_export_command(large, count, sizes))
+    shutil.rmtree(large, ignore_errors=True)
+    case = f"{n} patients, {size} x {size}, {workers} workers"
+    return [
+        _row("targets", f"pure generation, {case}", generation, "s"),
+        _row("targets", f"export (all parts), {case}", export_wall, "s"),
+        _row("targets", "export / pure generation (target <= 2)", export_wall / generation, "x"),
+        _row("targets", f"export peak RSS, {n} patients (target < 400)", export_peak, "MB"),
+        _row("targets", f"export peak RSS, {count} patients", large_peak, "MB"),
+        _row(
+            "targets", f"peak RSS {count} / {n} patients (flat: ~1)", large_peak / export_peak, "x"
+        ),
+        _row("targets", "rerun with nothing to do (target < 1.5)", rerun_wall, "s"),
+        _row("targets", "rerun peak RSS", rerun_peak, "MB"),
+        _row("targets", f"export --engine ray, {case}", ray_wall, "s"),
+        _row("targets", "export --engine ray peak RSS", ray_peak, "MB"),
+        _row("targets", "ray / local patients/s (target >= 0.85)", export_wall / ray_wall, "x"),
+        _row("targets", "ray files identical to local (1 = yes)", float(same), "bool"),
+    ]
 
 
 # ------------------------------------------------------------------------- streaming
@@ -456,11 +559,20 @@ def measure_streaming(sizes: Sizes) -> list[tuple]:
     two = time.perf_counter() - start
     if sum(counts) != single:
         raise RuntimeError(f"two workers streamed {counts} rows, one process {single}")
+    parameters = GenerationParameters(sizes.num_patients, sizes.image_size, DEFAULT_SEED)
+    raw = pure_generation_seconds(parameters, 2, split_indices(sizes.num_patients)["train"])
     case = f"train, {single} patients, {dataset.num_shards} shards"
     return [
         _row("streaming", f"{case}, 1 process", single / one, "patients/s"),
         _row("streaming", f"{case}, 2 worker processes", single / two, "patients/s"),
         _row("streaming", "speed-up 2 workers / 1", one / two, "x"),
+        _row(
+            "streaming",
+            "raw generation of the same patients, 2 processes",
+            single / raw,
+            "patients/s",
+        ),
+        _row("targets", "streaming 2 workers / raw generation (target >= 0.8)", raw / two, "x"),
     ]
 
 
@@ -471,7 +583,6 @@ def measure_loading(sizes: Sizes, folder: Path, workdir: Path) -> list[tuple]:
     """``load_dataset(folder)`` (cold cache) and a train pass, per config, against ``np.load``."""
     import datasets
 
-    from generator.cohort import split_indices
     from generator.raw import image_path
 
     rows = []
@@ -553,6 +664,9 @@ def run_benchmarks(sizes: Sizes, workdir: Path, log: Callable[[str], object]) ->
     rows += measure_streaming(sizes)
     log("loading")
     rows += measure_loading(sizes, folder, workdir)
+    shutil.rmtree(folder, ignore_errors=True)
+    log("targets")
+    rows += measure_targets(sizes, workdir)
     return rows
 
 

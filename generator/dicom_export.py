@@ -25,10 +25,12 @@ Every file says it is synthetic (PatientName ``SYNTHETIC^PAT_0001``, PatientIden
 Removed YES, DeidentificationMethod, ImageComments with the provenance line) and holds
 no time of writing: dates and times are fixed and the UIDs are name-based, so two
 writes give the same bytes. UIDs are ``2.25.<n>`` with ``n`` the 128-bit integer of a
-name-based (version 5) UUID (ISO/IEC 9834-8): one StudyInstanceUID per (version, seed,
-index), and the FrameOfReferenceUID named after it; one SeriesInstanceUID and one
-SOPInstanceUID per (version, seed, index, image size, modality), since images of other
-sizes are other instances.
+name-based (version 5) UUID (ISO/IEC 9834-8) of what the file's content depends on: one
+StudyInstanceUID per (generator version, seed, patient id), and the FrameOfReferenceUID
+named after it; one SeriesInstanceUID and one SOPInstanceUID per (generator version,
+seed, patient id, image size, modality), since images of other sizes are other
+instances. (The patient id is a function of the index and, past 9999 patients, of the
+patient count, which widens it; so equal UIDs mean equal files.)
 
 The label maps are not exported as DICOM SEG (20 segments with coded anatomy would
 need their own module); the NIfTI export carries them.
@@ -133,7 +135,9 @@ def dicom_dataset(
     pydicom = _pydicom()
     origin = provenance(patient, parameters)
     labels, seed, size = patient.labels, parameters.seed, parameters.image_size
-    series = (GENERATOR_VERSION, seed, labels.index, size, modality)
+    name = patient_id(labels.index, parameters.num_patients)
+    study = (GENERATOR_VERSION, seed, name)
+    series = (*study, size, modality)
     sop_class = _SOP_CLASSES[modality]
     instance_uid = dicom_uid(*series, "instance")
 
@@ -149,7 +153,6 @@ def dicom_dataset(
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = instance_uid
     # Patient and Patient Study: a synthetic patient, nothing to de-identify.
-    name = patient_id(labels.index, parameters.num_patients)
     ds.PatientName = f"SYNTHETIC^{name}"
     ds.PatientID = name
     ds.PatientBirthDate = ""
@@ -158,7 +161,7 @@ def dicom_dataset(
     ds.PatientIdentityRemoved = "YES"
     ds.DeidentificationMethod = "synthetic data: generated, no real patient"
     # General Study
-    ds.StudyInstanceUID = dicom_uid(GENERATOR_VERSION, seed, labels.index, "study")
+    ds.StudyInstanceUID = dicom_uid(*study, "study")
     ds.StudyDate, ds.StudyTime = STUDY_DATE, STUDY_TIME
     ds.ReferringPhysicianName = ""
     ds.StudyID = "1"

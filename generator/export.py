@@ -44,7 +44,7 @@ from generator.contract import (
     GenerationParameters,
 )
 from generator.encoding import quantize_to_uint8
-from generator.engines import ENGINES, run_tasks
+from generator.engines import ENGINES, open_engine
 from generator.extras import MissingExtraError
 from generator.files import remove_partial_files, write_text
 from generator.manifest import (
@@ -61,9 +61,11 @@ from generator.parquet_export import (
     CONFIGS,
     DATA_DIR,
     PARTS_DIR,
-    assemble,
+    assemble_file,
     config_is_complete,
+    file_names,
     remove_config,
+    remove_parts,
 )
 from generator.progression_figure import PROGRESSION_FIGURE_FILE, write_progression_figure
 from generator.raw import (
@@ -75,7 +77,7 @@ from generator.raw import (
     write_tables,
 )
 from generator.sample_grid import SAMPLE_GRID_FILE, write_sample_grid
-from generator.shards import export_tasks
+from generator.shards import assembly_jobs, export_tasks, run_task
 
 PARAMETERS_FILE = "generation.json"
 #: The card's pictures (part ``card``), all in ``ASSETS_DIR``.
@@ -239,6 +241,38 @@ def _remove_previous_export(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
+def expected_files(parameters: GenerationParameters, formats: tuple[str, ...]) -> list[str]:
+    """Relative paths of the files an export with ``formats`` writes (not the manifest)."""
+    names = [LABELS_FILE, METADATA_FILE, PARAMETERS_FILE]
+    if "npy" in formats:
+        names += [
+            image_path(Path(), index, parameters.num_patients, modality).as_posix()
+            for index in range(parameters.num_patients)
+            for modality in MODALITY_COLUMNS
+        ]
+    if "parquet" in formats:
+        names += [
+            f"{DATA_DIR}/{config}/{name}"
+            for config in CONFIGS
+            for split_names in file_names(config, parameters).values()
+            for name in split_names
+        ]
+    if "card" in formats:
+        names += [CARD_FILE, *ASSET_FILES]
+    return names
+
+
+def is_finished(out: Path, parameters: GenerationParameters, formats: tuple[str, ...]) -> bool:
+    """Whether ``out`` is a finished export holding ``formats``: its manifest lists every
+    file those formats write and each is on disk (contents are ``--verify``'s job)."""
+    try:
+        listed = read_manifest(out)
+    except ManifestError:
+        return False
+    wanted = expected_files(parameters, formats)
+    return all(name in listed and (out / name).is_file() for name in wanted)
+
+
 def owned_files(out: Path) -> list[str]:
     """Relative paths of the files below ``out`` that belong to the export (not the manifest)."""
     return [path for path in list_files(out) if path.split("/")[0] in EXPORT_ENTRIES]
@@ -307,6 +341,8 @@ def export(
     out = Path(out)
     _check_output_folder(out)
     _check_previous_export(out, parameters, force)
+    if not force and is_finished(out, parameters, formats):
+        return  # nothing to do: rerun on a finished export
     out.mkdir(parents=True, exist_ok=True)
     remove_partial_files(out)
     if force:
@@ -320,27 +356,30 @@ def export(
     configs = [c for c in wanted if not config_is_complete(out, c, parameters)]
     tasks = export_tasks(parameters, npy="npy" in formats, configs=configs)
     todo = [task for task in tasks if not task.is_done(out, parameters)]
-    with tqdm(
-        total=num_patients,
-        initial=num_patients - sum(len(task.indices) for task in todo),
-        unit="patient",
-        desc="patients",
-        disable=quiet,
-    ) as bar:
-        try:
-            run_tasks(
-                todo,
-                out,
-                parameters,
-                engine=engine,
-                workers=workers,
-                ray_address=ray_address,
-                on_progress=bar.update,
-            )
-        except MissingExtraError as error:
-            raise ExportError(str(error)) from None
-    for config in configs:
-        assemble(out, config, parameters)
+    jobs = assembly_jobs(parameters, configs)
+    try:
+        with open_engine(
+            engine,
+            out,
+            parameters,
+            workers=min(workers, max(len(todo), 1)),
+            ray_address=ray_address,
+        ) as run:
+            with tqdm(
+                total=num_patients,
+                initial=num_patients - sum(len(task.indices) for task in todo),
+                unit="patient",
+                desc="patients",
+                disable=quiet,
+            ) as bar:
+                run(run_task, todo, bar.update)
+            with tqdm(total=len(jobs), unit="file", desc="parquet", disable=quiet) as bar:
+                run(assemble_file, jobs, lambda rows: bar.update())
+    except MissingExtraError as error:
+        raise ExportError(str(error)) from None
+    # Every wanted config is complete now: no part is needed any more.
+    for config in CONFIGS:
+        remove_parts(out, config)
     with contextlib.suppress(FileNotFoundError):
         (out / PARTS_DIR).rmdir()
     write_tables(out, parameters)

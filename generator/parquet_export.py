@@ -4,10 +4,11 @@ Rows are the builder's rows (``generator.rows``: the same features and encoding)
 from the one render of each patient that also gives the ``.npy`` files. In two steps:
 
 1. each chunk task (``generator.shards``) writes its rows of every config as an Arrow
-   part, ``.parts/<config>/<split>-NNNNNN.arrow`` (atomically; a finished part is kept
-   when a run resumes);
-2. ``assemble`` concatenates a split's parts, in order, into its Parquet files, then
-   deletes them.
+   stream part, ``.parts/<config>/<split>-NNNNNN.arrow``, through ``datasets``' own
+   ``ArrowWriter`` (atomically; a finished part is kept when a run resumes);
+2. one assembly job per Parquet file (``plan_assembly``, ``assemble_file``; the engines
+   run them in parallel) concatenates the parts that hold its rows, in order; the parts
+   are deleted when every file of the config is written.
 
 The layout depends only on the parameters, never on the engine or the worker count:
 files of ``rows_per_file`` rows and row groups of ``rows_per_group`` rows, both from an
@@ -19,6 +20,7 @@ Array2D columns.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import shutil
@@ -28,6 +30,7 @@ from pathlib import Path
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
+from datasets.arrow_writer import ArrowWriter
 from datasets.utils.py_utils import convert_file_size_to_int
 
 from generator.cohort import split_indices
@@ -71,13 +74,17 @@ def expected_rows(num_patients: int) -> dict[str, int]:
 
 
 def row_bytes_bound(config: str, image_size: int) -> int:
-    """An upper bound of one row's bytes in ``config`` at ``image_size`` (uncompressed)."""
+    """An upper bound of one row's uncompressed bytes in a Parquet file of ``config``.
+
+    float32: each pixel's float32 and uint8 label value, plus up to 2 bytes a value for
+    the repetition and definition levels of the nested ``Array2D`` lists; png: two PNGs
+    per modality, each (S + 1) * S filtered bytes through zlib, whose output is at most
+    n + n/4096 + n/16384 + n/2^25 + 13 bytes, plus 57 bytes of PNG chunks.
+    """
     pixels = image_size * image_size
     images = len(MODALITIES)
     if IMAGE_FORMATS[config] == "float32":
-        return images * pixels * (4 + 1) + _ROW_OVERHEAD_BYTES
-    # A PNG holds (S + 1) * S filtered bytes through zlib, whose output is at most
-    # n + n/4096 + n/16384 + n/2^25 + 13 bytes, plus 57 bytes of chunks.
+        return images * pixels * (4 + 1 + 2 * 2) + _ROW_OVERHEAD_BYTES
     n = (image_size + 1) * image_size
     png = n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 57
     return 2 * images * png + _ROW_OVERHEAD_BYTES
@@ -150,67 +157,100 @@ def part_path(folder: Path, config: str, split: str, chunk: int) -> Path:
     return Path(folder) / PARTS_DIR / config / f"{split}-{chunk:06d}.arrow"
 
 
-def rows_table(patients: Sequence[Patient], config: str, num_patients: int) -> pa.Table:
-    """The rows of ``patients`` in ``config``, encoded as the builder encodes them."""
+def write_part(path: Path, patients: Sequence[Patient], config: str, num_patients: int) -> None:
+    """Write the rows of ``patients`` in ``config`` as an Arrow stream file, atomically.
+
+    The rows go through ``datasets.ArrowWriter``, the writer the builder's
+    ``download_and_prepare`` uses, so they are encoded exactly as the builder encodes them.
+    """
     image_size = patients[0].images[MODALITIES[0]].shape[0]
-    feature_set = features(config, image_size)
-    examples = [patient_example(p, num_patients, IMAGE_FORMATS[config]) for p in patients]
-    columns = {name: [example[name] for example in examples] for name in feature_set}
-    dataset = datasets.Dataset.from_dict(columns, features=feature_set)
-    return dataset.data.table
-
-
-def write_part(path: Path, table: pa.Table) -> None:
-    """Write ``table`` as an Arrow IPC file atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(path) as handle, pa.ipc.new_file(handle, table.schema) as writer:
-        writer.write_table(table)
+    with atomic_writer(path) as handle:
+        writer = ArrowWriter(
+            features=features(config, image_size),
+            stream=pa.PythonFile(handle, mode="w"),
+            writer_batch_size=len(patients),
+        )
+        for patient in patients:
+            writer.write(patient_example(patient, num_patients, IMAGE_FORMATS[config]))
+        writer.finalize(close_stream=False)
 
 
-def assemble(folder: Path, config: str, parameters: GenerationParameters) -> list[Path]:
-    """Write ``config``'s Parquet files from its parts (every part must exist); delete them."""
-    directory = config_dir(folder, config)
-    directory.mkdir(parents=True, exist_ok=True)
-    for path in directory.iterdir():
-        if _SHARD_NAME.match(path.name):
-            path.unlink()
-    schema = features(config, parameters.image_size).arrow_schema
+@dataclasses.dataclass(frozen=True)
+class AssemblyJob:
+    """One Parquet file to write: ``rows`` rows of ``split`` from its parts ``parts``
+    (chunk numbers, in order), after skipping the first ``skip`` rows of the first."""
+
+    config: str
+    split: str  # builder split name
+    name: str  # file name in data/<config>/
+    parts: tuple[int, ...]
+    skip: int
+    rows: int
+
+
+def plan_assembly(
+    config: str, parameters: GenerationParameters, chunk_size: int
+) -> list[AssemblyJob]:
+    """The files of ``config``, each with the chunk parts that hold its rows."""
     per_file = rows_per_file(config, parameters.image_size)
-    per_group = rows_per_group(config, parameters.image_size)
-    written = []
+    jobs = []
     for split, names in file_names(config, parameters).items():
-        rows = _PartRows(sorted((Path(folder) / PARTS_DIR / config).glob(f"{split}-*.arrow")))
-        for name in names:
-            with (
-                atomic_writer(directory / name) as handle,
-                pq.ParquetWriter(handle, schema) as writer,
-            ):
-                remaining = per_file
-                while remaining:
-                    group = rows.take(min(per_group, remaining))
-                    if group is None:
-                        break
-                    writer.write_table(group.cast(schema), row_group_size=group.num_rows)
-                    remaining -= group.num_rows
-            written.append(directory / name)
-        if rows.take(1) is not None:
-            raise RuntimeError(f"{config}/{split}: the parts hold more rows than the split")
+        total = expected_rows(parameters.num_patients)[split]
+        for number, name in enumerate(names):
+            start, stop = number * per_file, min((number + 1) * per_file, total)
+            parts = tuple(range(start // chunk_size, -(-stop // chunk_size)))
+            jobs.append(AssemblyJob(config, split, name, parts, start % chunk_size, stop - start))
+    return jobs
+
+
+def assemble_file(folder: Path, parameters: GenerationParameters, job: AssemblyJob) -> int:
+    """Write the Parquet file of ``job`` from its parts, atomically; return its rows.
+
+    Row groups of ``rows_per_group`` rows; the parts stay (``remove_parts`` removes them
+    once every file of the config is written).
+    """
+    folder = Path(folder)
+    directory = config_dir(folder, job.config)
+    directory.mkdir(parents=True, exist_ok=True)
+    schema = features(job.config, parameters.image_size).arrow_schema
+    per_group = rows_per_group(job.config, parameters.image_size)
+    paths = [part_path(folder, job.config, job.split, number) for number in job.parts]
+    rows = _PartRows(paths, skip=job.skip)
+    with (
+        atomic_writer(directory / job.name) as handle,
+        pq.ParquetWriter(handle, schema, use_dictionary=False) as writer,
+    ):
+        remaining = job.rows
+        while remaining:
+            group = rows.take(min(per_group, remaining))
+            if group is None:
+                raise RuntimeError(f"{job.config}/{job.name}: its parts hold too few rows")
+            writer.write_table(group.cast(schema), row_group_size=group.num_rows)
+            remaining -= group.num_rows
+    return job.rows
+
+
+def remove_parts(folder: Path, config: str) -> None:
+    """Delete ``config``'s parts (after its files are written)."""
     shutil.rmtree(Path(folder) / PARTS_DIR / config, ignore_errors=True)
-    return written
 
 
 class _PartRows:
     """Rows of a sequence of Arrow part files, read one part at a time."""
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(self, paths: Sequence[Path], *, skip: int = 0) -> None:
         self._paths = list(paths)
         self._buffer: list[pa.Table] = []
         self._buffered = 0
+        self._skip = skip
 
     def _fill(self, rows: int) -> None:
         while self._buffered < rows and self._paths:
             with pa.OSFile(str(self._paths.pop(0))) as source:
-                table = pa.ipc.open_file(source).read_all()
+                table = pa.ipc.open_stream(source).read_all()
+            if self._skip:
+                table, self._skip = table.slice(self._skip), 0
             self._buffer.append(table)
             self._buffered += table.num_rows
 
@@ -219,7 +259,7 @@ class _PartRows:
         self._fill(rows)
         if not self._buffered:
             return None
-        table = pa.concat_tables(self._buffer).combine_chunks()
+        table = pa.concat_tables(self._buffer)  # zero-copy: the writer takes chunked columns
         head, rest = table.slice(0, rows), table.slice(rows)
         self._buffer = [rest] if rest.num_rows else []
         self._buffered = rest.num_rows

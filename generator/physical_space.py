@@ -64,7 +64,7 @@ def spacing_table_markdown(sizes: Sequence[int] = SPACING_TABLE_SIZES) -> str:
     """A markdown table of mm per pixel: one row per image size, one column per modality."""
     titles = [MODALITY_TITLES[modality] for modality in MODALITIES]
     lines = [
-        "| image size (px) | " + " | ".join(f"{title} (mm/px)" for title in titles) + " |",
+        "| image size (px) | " + " | ".join(f"{title} mm/px" for title in titles) + " |",
         "|---:|" + "---:|" * len(titles),
     ]
     for size in sizes:

@@ -25,7 +25,7 @@ from generator.cohort import split_indices
 from generator.contract import BUILDER_SPLIT_NAMES, GenerationParameters
 from generator.files import save_npy
 from generator.modalities import MODALITIES
-from generator.parquet_export import part_path, rows_table, write_part
+from generator.parquet_export import AssemblyJob, part_path, plan_assembly, write_part
 from generator.patient import Patient, generate_patient
 from generator.raw import IMAGES_DIR, image_path
 
@@ -131,6 +131,11 @@ def run_task(folder: Path, parameters: GenerationParameters, task: ChunkTask) ->
                 path = image_path(folder, patient.labels.index, parameters.num_patients, modality)
                 save_npy(path, patient.images[modality])
     for config in configs:
-        table = rows_table(patients, config, parameters.num_patients)
-        write_part(part_path(folder, config, builder_split, task.number), table)
+        path = part_path(folder, config, builder_split, task.number)
+        write_part(path, patients, config, parameters.num_patients)
     return len(task.indices)
+
+
+def assembly_jobs(parameters: GenerationParameters, configs: Sequence[str]) -> list[AssemblyJob]:
+    """One job per Parquet file of ``configs``, from the parts of ``PATIENTS_PER_CHUNK`` rows."""
+    return [job for c in configs for job in plan_assembly(c, parameters, PATIENTS_PER_CHUNK)]

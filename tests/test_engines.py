@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.engines import run_tasks
+from generator.engines import open_engine
 from generator.extras import MissingExtraError
 
 pytest.importorskip("ray")
@@ -93,5 +93,8 @@ def test_a_killed_driver_resumes_from_the_finished_chunks(local, tmp_path):
 
 def test_missing_ray_is_one_clear_line(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails
-    with pytest.raises(MissingExtraError, match=r'pip install -e "\.\[ray\]"'):
-        run_tasks([], tmp_path, None, engine="ray")
+    with (
+        pytest.raises(MissingExtraError, match=r'pip install -e "\.\[ray\]"'),
+        open_engine("ray", tmp_path, None),
+    ):
+        pass

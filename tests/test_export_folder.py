@@ -374,19 +374,19 @@ class TestManifest:
         """Killed while assembling float32: the default config is kept, float32's parts
         are reused, and no patient is rendered again."""
         out = tmp_path / DATASET_NAME
-        real_assemble = generator.export.assemble
+        real_assemble = generator.export.assemble_file
         assembled = []
 
-        def interrupt_in_float32(out_folder, config, parameters):
-            if config == "float32":
+        def interrupt_in_float32(out_folder, parameters, job):
+            if job.config == "float32":
                 raise KeyboardInterrupt
-            assembled.append(config)
-            return real_assemble(out_folder, config, parameters)
+            assembled.append(job.config)
+            return real_assemble(out_folder, parameters, job)
 
-        monkeypatch.setattr(generator.export, "assemble", interrupt_in_float32)
+        monkeypatch.setattr(generator.export, "assemble_file", interrupt_in_float32)
         assert main(["--out", str(out), *SMALL]) == 130
         assert not (out / MANIFEST_FILE).exists()
-        assert assembled == ["default"]
+        assert assembled == ["default"] * 3  # one file per split
         assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
 
         rendered = []
@@ -396,7 +396,7 @@ class TestManifest:
             rendered.append(index)
             return real_generate(index, **kwargs)
 
-        monkeypatch.setattr(generator.export, "assemble", real_assemble)
+        monkeypatch.setattr(generator.export, "assemble_file", real_assemble)
         monkeypatch.setattr(generator.shards, "generate_patient", count)
         assert main(["--out", str(out), *SMALL]) == 0
         assert rendered == []
