@@ -35,7 +35,7 @@ from generator.contract import (
 from generator.files import human_size, write_text
 from generator.label_ids import LABEL_NAMES
 from generator.modalities import MODALITY_TITLES
-from generator.parquet_export import CONFIGS, DATA_DIR, config_dir
+from generator.parquet_export import ARROW_BYTES_KEY, CONFIGS, DATA_DIR, config_dir
 from generator.progression_figure import PROGRESSION_FIGURE_FILE, shown_indices
 from generator.raw import IMAGES_DIR, LABELS_FILE, METADATA_FILE
 from generator.sample_grid import SAMPLE_GRID_FILE, first_patient_per_stage
@@ -160,16 +160,13 @@ def configs_metadata(folder: Path) -> list[dict]:
     return entries
 
 
-def _arrow_nbytes(parquet: pq.ParquetFile) -> int:
-    """In-memory (Arrow) size of a Parquet file's table, as ``datasets`` counts ``num_bytes``.
-
-    Read one column at a time, so memory stays at one column chunk of one row group.
-    """
-    return sum(
-        batch.nbytes
-        for column in parquet.schema_arrow.names
-        for batch in parquet.iter_batches(batch_size=64, columns=[column])
-    )
+def _arrow_nbytes(path: Path, parquet: pq.ParquetFile) -> int:
+    """In-memory (Arrow) size of a Parquet file's table, as ``datasets`` counts ``num_bytes``:
+    recorded in the file's footer when the export wrote it."""
+    recorded = (parquet.metadata.metadata or {}).get(ARROW_BYTES_KEY.encode())
+    if recorded is None:
+        raise CardError(f"{path} lacks {ARROW_BYTES_KEY!r} in its footer: not written by an export")
+    return int(recorded)
 
 
 def dataset_infos(folder: Path) -> DatasetInfosDict:
@@ -190,7 +187,7 @@ def dataset_infos(folder: Path) -> DatasetInfosDict:
                     raise CardError(f"{path} has other features than the rest of {config!r}")
                 features = file_features
                 num_examples += parquet.metadata.num_rows
-                num_bytes += _arrow_nbytes(parquet)
+                num_bytes += _arrow_nbytes(path, parquet)
                 download_size += path.stat().st_size
             splits.add(
                 datasets.SplitInfo(name=split, num_bytes=num_bytes, num_examples=num_examples)

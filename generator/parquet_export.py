@@ -50,6 +50,9 @@ MAX_ROW_GROUP_BYTES = convert_file_size_to_int(datasets.config.MAX_ROW_GROUP_SIZ
 #: Row groups are kept below this (and the Hub's maximum): the writer buffers one.
 ROW_GROUP_TARGET_BYTES = min(64_000_000, MAX_ROW_GROUP_BYTES)
 _SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
+#: Footer metadata key: the file's rows' in-memory (Arrow) bytes, which the card reports
+#: as ``num_bytes`` without reading the data back.
+ARROW_BYTES_KEY = "arrow_nbytes"
 #: A row's bytes besides its images: id, labels, stiffness and Arrow's offsets.
 _ROW_OVERHEAD_BYTES = 512
 
@@ -221,13 +224,16 @@ def assemble_file(folder: Path, parameters: GenerationParameters, job: AssemblyJ
         atomic_writer(directory / job.name) as handle,
         pq.ParquetWriter(handle, schema, use_dictionary=False) as writer,
     ):
-        remaining = job.rows
+        remaining, arrow_bytes = job.rows, 0
         while remaining:
             group = rows.take(min(per_group, remaining))
             if group is None:
                 raise RuntimeError(f"{job.config}/{job.name}: its parts hold too few rows")
-            writer.write_table(group.cast(schema), row_group_size=group.num_rows)
+            group = group.cast(schema)
+            writer.write_table(group, row_group_size=group.num_rows)
             remaining -= group.num_rows
+            arrow_bytes += group.nbytes
+        writer.add_key_value_metadata({ARROW_BYTES_KEY: str(arrow_bytes)})
     return job.rows
 
 

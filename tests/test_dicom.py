@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from generator import generate_patient
+from generator import generate_patient, render_patient
 from generator.contract import GENERATOR_VERSION, GenerationParameters
 from generator.ct import hounsfield_to_unit
 from generator.dicom_export import (
@@ -22,6 +22,7 @@ from generator.encoding import quantize_to_uint8
 from generator.extras import MissingExtraError
 from generator.label_ids import LIVER
 from generator.modalities import MODALITIES
+from generator.patient import at_stage
 from generator.physical_space import pixel_spacing_mm
 
 pydicom = pytest.importorskip("pydicom")
@@ -225,6 +226,16 @@ class TestUids:
         assert at_64["CT"][1].SOPInstanceUID != at_96["CT"][1].SOPInstanceUID
         assert seed_7["CT"][1].StudyInstanceUID != at_96["CT"][1].StudyInstanceUID
 
+    def test_equal_uids_mean_equal_files(self, tmp_path, exported):
+        """The patient count does not enter a file until it widens the patient id."""
+        folder, files = exported
+        write(tmp_path / "7", 0, GenerationParameters(7, 96, 42))
+        for relative in dicom_relative_paths(0, 7):
+            assert (tmp_path / "7" / relative).read_bytes() == (folder / relative).read_bytes()
+        wide = write(tmp_path / "wide", 0, GenerationParameters(10_000, 96, 42))
+        assert wide["CT"][1].PatientID == "PAT_00001"
+        assert wide["CT"][1].StudyInstanceUID != files[0]["CT"][1].StudyInstanceUID
+
     def test_derivation_is_pinned(self):
         """A name-based UUID: no randomness, no clock, no library version in it."""
         assert dicom_uid("implementation") == "2.25.195195098259105544560320767413747178311"
@@ -256,6 +267,14 @@ class TestRefusals:
         code = "import sys, generator.dicom_export; print('pydicom' in sys.modules)"
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert result.stdout.strip() == "False", result.stderr
+
+    def test_counterfactual_patient_is_refused(self, tmp_path):
+        """Its files would claim a provenance that regenerates another patient."""
+        labels = generate_patient(0, image_size=32).labels
+        other = "F0" if labels.fibrosis_stage != "F0" else "F4"
+        patient = render_patient(at_stage(labels, other), seed=42, image_size=32)
+        with pytest.raises(ValueError, match="counterfactual"):
+            write_dicom(tmp_path, patient, GenerationParameters(1, 32, 42))
 
     @pytest.mark.parametrize(
         ("parameters", "named"),

@@ -190,6 +190,9 @@ class TestRefusals:
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert result.stdout.strip() == "False", result.stderr
 
-    def test_patient_of_another_size_is_refused(self, tmp_path):
+    def test_patient_of_another_size_or_seed_is_refused(self, tmp_path):
         with pytest.raises(ValueError, match="image_size"):
             write_nifti(tmp_path, generate_patient(0, image_size=32), PARAMETERS)
+        with pytest.raises(ValueError, match="labels"):
+            write_nifti(tmp_path, generate_patient(0, seed=7, image_size=64), PARAMETERS)
+        assert not list(tmp_path.iterdir())
