@@ -30,8 +30,12 @@ import pyarrow.parquet as pq
 
 from generator.card import CARD_SOURCE, fill_placeholders
 from generator.contract import (
+    AGE_MAX,
+    AGE_MIN,
     DATASET_NAME,
     GENERATOR_VERSION,
+    SPLIT_FRACTIONS,
+    SPLITS,
     GenerationParameters,
 )
 from generator.files import write_text
@@ -147,8 +151,9 @@ COLUMN_DESCRIPTIONS = {
     "patient_id": "Patient id (PAT_0001, ...), unique in the dataset.",
     "fibrosis_stage": "METAVIR fibrosis stage, F0 to F4.",
     "binary_label": "positive for advanced fibrosis or cirrhosis (F3-F4), else negative.",
-    "split": "Split in labels.csv: train, val or test (70/15/15 % by index).",
-    "age": "Age, years (30-85).",
+    "split": f"Split in labels.csv: {', '.join(SPLITS)} "
+    f"({' / '.join(f'{round(100 * f)}' for f in SPLIT_FRACTIONS)} % by index).",
+    "age": f"Age, years ({AGE_MIN}-{AGE_MAX}).",
     "sex": "Sex, M or F.",
     "liver_stiffness_kpa": "Latent liver stiffness (transient elastography scale), kPa.",
 }
@@ -250,6 +255,8 @@ def _parquet_files(folder: Path) -> dict[str, list[str]]:
     configs = {}
     data = folder / DATA_DIR
     for config_dir in sorted(data.iterdir()) if data.is_dir() else ():
+        if not config_dir.is_dir() or config_dir.name.startswith("."):
+            continue
         files = sorted(path.name for path in config_dir.glob("*.parquet"))
         for name in files:
             if not _SHARD.match(name) or _SHARD.match(name)["split"] not in SPLIT_TYPES:
