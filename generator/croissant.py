@@ -259,7 +259,8 @@ def _parquet_files(folder: Path) -> dict[str, list[str]]:
             continue
         files = sorted(path.name for path in config_dir.glob("*.parquet"))
         for name in files:
-            if not _SHARD.match(name) or _SHARD.match(name)["split"] not in SPLIT_TYPES:
+            match = _SHARD.match(name)
+            if match is None or match["split"] not in SPLIT_TYPES:
                 raise ValueError(f"unexpected Parquet file {config_dir / name}")
         if files:
             configs[config_dir.name] = [f"{DATA_DIR}/{config_dir.name}/{name}" for name in files]

@@ -82,15 +82,17 @@ def write_nifti(folder: Path, patient: Patient, parameters: GenerationParameters
     if len(descrip) > _DESCRIP_BYTES:
         raise ValueError(f"the provenance must fit NIfTI's 80-byte descrip, got {descrip!r}")
     name = patient_id(patient.labels.index, parameters.num_patients).encode("ascii")
-    images = []
-    for modality in MODALITIES:
-        array = patient.physical.get(modality, patient.images[modality])
-        images.append((modality, array, DISPLAY_RANGES[modality]))
-    for modality in MODALITIES:
-        images.append((modality, patient.label_maps[modality], (0, NUM_LABELS - 1)))
+    # (modality, array, display range, NIfTI intent), in the order of the paths: images in
+    # physical units where the modality has them, then the label maps.
+    images = [
+        (m, patient.physical.get(m, patient.images[m]), DISPLAY_RANGES[m], "none")
+        for m in MODALITIES
+    ] + [(m, patient.label_maps[m], (0, NUM_LABELS - 1), "label") for m in MODALITIES]
     relative_paths = nifti_relative_paths(patient.labels.index, parameters.num_patients)
     paths = []
-    for (modality, array, display_range), relative in zip(images, relative_paths, strict=True):
+    for (modality, array, display_range, intent), relative in zip(
+        images, relative_paths, strict=True
+    ):
         image = nib.Nifti1Image(np.ascontiguousarray(array.T)[:, :, None], None)
         affine = nifti_affine(patient, modality)
         image.set_qform(affine, code=1)  # 1: scanner-based anatomical coordinates
@@ -99,8 +101,7 @@ def write_nifti(folder: Path, patient: Patient, parameters: GenerationParameters
         header.set_xyzt_units("mm")
         header["descrip"], header["aux_file"] = descrip, name
         header["cal_min"], header["cal_max"] = display_range
-        if array.dtype == np.uint8:
-            header.set_intent("label")
+        header.set_intent(intent)
         path = Path(folder) / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(path, gzip.compress(image.to_bytes(), compresslevel=GZIP_LEVEL, mtime=0))
