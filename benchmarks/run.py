@@ -324,10 +324,13 @@ def measure_prepare_and_memory(sizes: Sizes, workdir: Path) -> list[tuple]:
 
 # ---------------------------------------------------------------------------- export
 
-#: The functions ``generator.export.export`` calls for each part, by part.
-EXPORT_PARTS = {
+#: The jobs ``generator.export.export`` runs on its engine, by part (timed per phase).
+ENGINE_PARTS = {
     "run_task": "render",  # each patient once: .npy files and Parquet parts of both configs
     "assemble_file": "parquet",
+}
+#: The functions ``generator.export.export`` calls for each other part, by part.
+EXPORT_PARTS = {
     "write_tables": "tables",
     "write_sample_grid": "card",
     "write_progression_figure": "card",
@@ -360,14 +363,16 @@ def _bytes_by_part(folder: Path) -> dict[str, int]:
 
 
 def measure_export(sizes: Sizes, folder: Path) -> list[tuple]:
-    """The full export (all formats, all cores), timed by part through its part functions."""
-    seconds = dict.fromkeys(EXPORT_PARTS.values(), 0.0)
-    missing = [name for name in EXPORT_PARTS if not hasattr(generator.export, name)]
+    """The full export (all formats, all cores), timed by part through its part functions
+    and, for the jobs its engine runs, by phase."""
+    seconds = dict.fromkeys([*ENGINE_PARTS.values(), *EXPORT_PARTS.values()], 0.0)
+    called = (*EXPORT_PARTS, "open_engine")
+    missing = [name for name in called if not hasattr(generator.export, name)]
     if missing:
         raise RuntimeError(
             f"generator.export no longer calls {missing}: update EXPORT_PARTS in benchmarks/run.py"
         )
-    originals = {name: getattr(generator.export, name) for name in EXPORT_PARTS}
+    originals = {name: getattr(generator.export, name) for name in called}
 
     def timed(name: str) -> Callable:
         def wrapper(*args, **kwargs):
@@ -379,9 +384,23 @@ def measure_export(sizes: Sizes, folder: Path) -> list[tuple]:
 
         return wrapper
 
+    @contextlib.contextmanager
+    def timed_engine(*args, **kwargs):
+        with originals["open_engine"](*args, **kwargs) as run:
+
+            def timed_run(function, jobs, on_progress):
+                start = time.perf_counter()
+                try:
+                    return run(function, jobs, on_progress)
+                finally:
+                    seconds[ENGINE_PARTS[function.__name__]] += time.perf_counter() - start
+
+            yield timed_run
+
     try:
         for name in EXPORT_PARTS:
             setattr(generator.export, name, timed(name))
+        generator.export.open_engine = timed_engine
         start = time.perf_counter()
         generator.export.export(
             folder,

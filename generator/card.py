@@ -34,13 +34,14 @@ from generator.contract import (
 )
 from generator.files import human_size, write_text
 from generator.label_ids import LABEL_NAMES
+from generator.layout import CARD_FILE, CROISSANT_FILE, DICOM_DIR, NIFTI_DIR
 from generator.modalities import MODALITY_TITLES
 from generator.parquet_export import ARROW_BYTES_KEY, CONFIGS, DATA_DIR, config_dir
+from generator.physical_space import spacing_table_markdown
 from generator.progression_figure import PROGRESSION_FIGURE_FILE, shown_indices
 from generator.raw import IMAGES_DIR, LABELS_FILE, METADATA_FILE
 from generator.sample_grid import SAMPLE_GRID_FILE, first_patient_per_stage
 
-CARD_FILE = "README.md"
 #: The card source, beside the ``generator`` package.
 CARD_SOURCE = Path(__file__).resolve().parent.parent / "dataset_card.md"
 #: The baselines of the default dataset, written by ``python benchmarks/baselines.py``:
@@ -128,6 +129,9 @@ def files_table(folder: Path) -> str:
             for config in CONFIGS
         ),
         ("`assets/`", ["assets"], "pictures for this card"),
+        (f"`{CROISSANT_FILE}`", [CROISSANT_FILE], "Croissant and RAI metadata"),
+        (f"`{DICOM_DIR}/`", [DICOM_DIR], "DICOM: MR, CT (HU), US per patient"),
+        (f"`{NIFTI_DIR}/`", [NIFTI_DIR], "NIfTI: images (CT in HU) and label maps"),
     ]
     lines = ["| part | files | size | content |", "|---|---|---|---|"]
     for name, entries, content in parts:
@@ -256,6 +260,7 @@ def card_fields(folder: Path, parameters: GenerationParameters) -> dict[str, str
         "files_table": files_table(folder),
         "sample_grid": sample_grid_markdown(labels),
         "progression_figure": progression_figure_markdown(labels),
+        "spacing_table": spacing_table_markdown(),
         "baselines": baselines_markdown(),
         "num_label_ids": str(len(LABEL_NAMES)),
         "stage_prevalence": ", ".join(

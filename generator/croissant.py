@@ -40,12 +40,12 @@ from generator.contract import (
 )
 from generator.files import write_text
 from generator.label_ids import LABEL_NAMES
+from generator.layout import CROISSANT_FILE
 from generator.manifest import sha256_file
 from generator.modalities import MODALITY_COLUMNS, MODALITY_TITLES
 from generator.parquet_export import DATA_DIR
 from generator.raw import LABELS_FILE
 
-CROISSANT_FILE = "croissant.json"
 CONFORMS_TO = ("http://mlcommons.org/croissant/1.1", "http://mlcommons.org/croissant/RAI/1.0")
 LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
 #: The Croissant 1.1 JSON-LD context (as ``mlcroissant`` writes it), with ``rai:``.

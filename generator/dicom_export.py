@@ -49,6 +49,7 @@ from generator.contract import DATASET_NAME, GENERATOR_VERSION, GenerationParame
 from generator.encoding import quantize_to_uint8
 from generator.extras import require
 from generator.files import atomic_writer
+from generator.layout import DICOM_DIR
 from generator.modalities import MODALITIES
 from generator.patient import Patient
 from generator.physical_space import (
@@ -63,7 +64,6 @@ from generator.ultrasound import DEPTH, FREQUENCY_MHZ
 if TYPE_CHECKING:
     import pydicom
 
-DICOM_DIR = "dicom"
 #: DICOM Modality (0008,0060) of each generator modality; also its file name.
 DICOM_MODALITY = {"MRI": "MR", "CT": "CT", "US": "US"}
 #: Namespace of the name-based UUIDs behind every UID (a random UUID, drawn once).

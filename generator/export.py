@@ -43,10 +43,13 @@ from generator.contract import (
     DEFAULT_SEED,
     GenerationParameters,
 )
+from generator.croissant import CROISSANT_FILE, write_croissant
+from generator.dicom_export import DICOM_DIR
 from generator.encoding import quantize_to_uint8
 from generator.engines import ENGINES, open_engine
-from generator.extras import MissingExtraError
+from generator.extras import MissingExtraError, require
 from generator.files import remove_partial_files, write_text
+from generator.layout import ASSETS_DIR, PARAMETERS_FILE
 from generator.manifest import (
     MANIFEST_FILE,
     ManifestError,
@@ -57,6 +60,7 @@ from generator.manifest import (
     write_manifest,
 )
 from generator.modalities import MODALITY_COLUMNS
+from generator.nifti_export import NIFTI_DIR
 from generator.parquet_export import (
     CONFIGS,
     DATA_DIR,
@@ -67,6 +71,7 @@ from generator.parquet_export import (
     remove_config,
     remove_parts,
 )
+from generator.physical_space import pixel_spacings_mm
 from generator.progression_figure import PROGRESSION_FIGURE_FILE, write_progression_figure
 from generator.raw import (
     IMAGES_DIR,
@@ -77,12 +82,13 @@ from generator.raw import (
     write_tables,
 )
 from generator.sample_grid import SAMPLE_GRID_FILE, write_sample_grid
-from generator.shards import assembly_jobs, export_tasks, run_task
+from generator.shards import PATIENT_FORMATS, assembly_jobs, export_tasks, run_task
 
-PARAMETERS_FILE = "generation.json"
+#: ``generation.json``'s key for the pixel spacing of every modality, mm (derived from
+#: the image size; the other keys are ``GenerationParameters.as_dict()``).
+PIXEL_SPACING_KEY = "pixel_spacing_mm"
 #: The card's pictures (part ``card``), all in ``ASSETS_DIR``.
 ASSET_FILES = (SAMPLE_GRID_FILE, PROGRESSION_FIGURE_FILE)
-ASSETS_DIR = SAMPLE_GRID_FILE.split("/")[0]
 #: Everything an export writes at the top of its folder; ``--force`` removes only these
 #: (and inside the folders, only files named as the export names them).
 EXPORT_ENTRIES = (
@@ -93,10 +99,18 @@ EXPORT_ENTRIES = (
     DATA_DIR,
     CARD_FILE,
     ASSETS_DIR,
+    CROISSANT_FILE,
+    DICOM_DIR,
+    NIFTI_DIR,
     MANIFEST_FILE,
 )
 #: The parts ``--formats`` chooses from; the tables and the manifest are always written.
-FORMATS = ("npy", "parquet", "card")
+FORMATS = ("npy", "parquet", "card", "dicom", "nifti")
+#: What an export writes without ``--formats``: DICOM and NIfTI are opt-in (large, and
+#: they need the ``medical`` extra).
+DEFAULT_FORMATS = ("npy", "parquet", "card")
+#: The optional module each format needs: (module, extra).
+FORMAT_EXTRAS = {"dicom": ("pydicom", "medical"), "nifti": ("nibabel", "medical")}
 
 
 class ExportError(Exception):
@@ -148,10 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--formats",
         type=_formats,
-        default=FORMATS,
+        default=DEFAULT_FORMATS,
         metavar="LIST",
-        help=f"comma-separated parts to write, from {','.join(FORMATS)} (default: all); "
-        "'card' needs 'parquet'",
+        help=f"comma-separated parts to write, from {','.join(FORMATS)} (default: "
+        f"{','.join(DEFAULT_FORMATS)}); 'card' needs 'parquet'; dicom and nifti need "
+        'pip install -e ".[medical]"',
     )
     parser.add_argument(
         "--engine",
@@ -214,6 +229,8 @@ def _check_previous_export(out: Path, parameters: GenerationParameters, force: b
         except (OSError, ValueError):
             previous = None
         with contextlib.suppress(ValueError):  # not parameters of this generator
+            if isinstance(previous, dict):  # the spacing is derived from the parameters
+                previous = {k: v for k, v in previous.items() if k != PIXEL_SPACING_KEY}
             if GenerationParameters.from_mapping(previous) == parameters:
                 return
         items = previous.items() if isinstance(previous, dict) else ()
@@ -237,8 +254,11 @@ def _remove_previous_export(out: Path) -> None:
         remove_config(out, config)
     for name in (LABELS_FILE, METADATA_FILE, PARAMETERS_FILE, CARD_FILE, MANIFEST_FILE):
         (out / name).unlink(missing_ok=True)
-    for name in ASSET_FILES:
+    for name in (*ASSET_FILES, CROISSANT_FILE):
         (out / name).unlink(missing_ok=True)
+    for pattern in (f"{DICOM_DIR}/PAT_*/*.dcm", f"{NIFTI_DIR}/PAT_*.nii.gz"):
+        for child in out.glob(pattern):
+            child.unlink()
 
 
 def expected_files(parameters: GenerationParameters, formats: tuple[str, ...]) -> list[str]:
@@ -257,8 +277,15 @@ def expected_files(parameters: GenerationParameters, formats: tuple[str, ...]) -
             for split_names in file_names(config, parameters).values()
             for name in split_names
         ]
+    for name, patient_format in PATIENT_FORMATS.items():
+        if name != "npy" and name in formats:
+            names += [
+                path
+                for index in range(parameters.num_patients)
+                for path in patient_format.relative_paths(index, parameters.num_patients)
+            ]
     if "card" in formats:
-        names += [CARD_FILE, *ASSET_FILES]
+        names += [CARD_FILE, CROISSANT_FILE, *ASSET_FILES]
     return names
 
 
@@ -315,7 +342,7 @@ def export(
     workers: int = 1,
     quiet: bool = False,
     force: bool = False,
-    formats: tuple[str, ...] = FORMATS,
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
     engine: str = "local",
     ray_address: str | None = None,
 ) -> None:
@@ -333,6 +360,12 @@ def export(
         raise ExportError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if ray_address is not None and engine != "ray":
         raise ExportError("--ray-address needs --engine ray")
+    for name in formats:
+        if name in FORMAT_EXTRAS:
+            try:
+                require(*FORMAT_EXTRAS[name], f"--formats {name}")
+            except MissingExtraError as error:
+                raise ExportError(str(error)) from None
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:
         raise ExportError(f"--formats must be names from {', '.join(FORMATS)}, got {formats}")
@@ -350,11 +383,13 @@ def export(
     # A folder with a manifest is a finished export; this run changes it, so the
     # manifest goes first and comes back last.
     (out / MANIFEST_FILE).unlink(missing_ok=True)
-    write_text(out / PARAMETERS_FILE, json.dumps(parameters.as_dict(), indent=2) + "\n")
+    spacing = {m: round(mm, 6) for m, mm in pixel_spacings_mm(parameters.image_size).items()}
+    record = {**parameters.as_dict(), PIXEL_SPACING_KEY: spacing}
+    write_text(out / PARAMETERS_FILE, json.dumps(record, indent=2) + "\n")
     num_patients = parameters.num_patients
     wanted = CONFIGS if "parquet" in formats else ()
     configs = [c for c in wanted if not config_is_complete(out, c, parameters)]
-    tasks = export_tasks(parameters, npy="npy" in formats, configs=configs)
+    tasks = export_tasks(parameters, formats=formats, configs=configs)
     todo = [task for task in tasks if not task.is_done(out, parameters)]
     jobs = assembly_jobs(parameters, configs)
     try:
@@ -396,6 +431,7 @@ def export(
             write_card(out, parameters)
         except CardError as error:
             raise ExportError(str(error)) from None
+        write_croissant(out, parameters)
     files = owned_files(out)
     with tqdm(total=len(files), unit="file", desc="manifest", disable=quiet) as bar:
         write_manifest(out, files, on_progress=bar.update)

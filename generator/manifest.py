@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from generator.files import PARTIAL_SUFFIX, write_text
+from generator.layout import MANIFEST_FILE
 
-MANIFEST_FILE = "manifest-sha256.txt"
 #: Folders that tools put into a dataset folder and that are not part of it:
 #: ``.cache/huggingface`` is the bookkeeping of ``hf download --local-dir``.
 IGNORED_DIRS = (".git", ".cache")

@@ -32,12 +32,12 @@ from generator.ct import WINDOW_LEVEL_HU, WINDOW_WIDTH_HU
 from generator.extras import require
 from generator.files import write_bytes
 from generator.label_ids import NUM_LABELS
+from generator.layout import NIFTI_DIR
 from generator.modalities import MODALITIES
 from generator.patient import Patient
 from generator.physical_space import pixel_to_patient
 from generator.provenance import provenance
 
-NIFTI_DIR = "nifti"
 LABEL_SUFFIX = "_label"
 #: Flips LPS (DICOM, ``physical_space``) to RAS+ (NIfTI): x and y change sign.
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])

@@ -36,13 +36,11 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from generator.cohort import split_indices
 from generator.contract import BUILDER_SPLIT_NAMES, GenerationParameters
 from generator.files import atomic_writer
+from generator.layout import DATA_DIR, PARTS_DIR
 from generator.modalities import MODALITIES
 from generator.patient import Patient
 from generator.rows import CONFIG_NAMES, IMAGE_FORMATS, build_features, patient_example
 
-DATA_DIR = "data"
-#: Where chunk tasks leave their rows until ``assemble`` (removed when it is done).
-PARTS_DIR = ".parts"
 #: Builder config names, in the order they are written and listed in the card.
 CONFIGS = CONFIG_NAMES
 MAX_SHARD_BYTES = convert_file_size_to_int(datasets.config.MAX_SHARD_SIZE)

@@ -21,10 +21,10 @@ from generator.cohort import patient_id
 from generator.contract import STAGES, GenerationParameters
 from generator.encoding import quantize_to_uint8
 from generator.files import atomic_writer
+from generator.layout import PROGRESSION_FIGURE_FILE
 from generator.modalities import REGISTRY
 from generator.patient import Patient, progression
 
-PROGRESSION_FIGURE_FILE = "assets/progression.png"
 #: Patients shown: the first ones of the export (fewer if it has fewer).
 NUM_SHOWN = 3
 #: Side of one cell, pixels: the image size clamped to this range (small images are

@@ -14,9 +14,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from generator.contract import STAGES
 from generator.files import atomic_writer
+from generator.layout import SAMPLE_GRID_FILE
 from generator.modalities import MODALITIES, MODALITY_TITLES
 
-SAMPLE_GRID_FILE = "assets/sample_grid.png"
 #: Side of one cell, pixels: the image size clamped to this range (small images are
 #: enlarged without smoothing, large ones shrunk), so the picture stays legible and small.
 MIN_CELL, MAX_CELL = 128, 256

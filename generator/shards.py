@@ -2,7 +2,8 @@
 
 Every consumer of patients goes through here: the export's engines (local processes,
 Ray) render ``PATIENTS_PER_CHUNK`` patients a task, each patient once, and write
-everything made from it; the builder's ``_generate_examples`` (prepare and streaming)
+everything made from it (the per-patient formats of ``PATIENT_FORMATS`` and the rows of
+every Parquet config); the builder's ``_generate_examples`` (prepare and streaming)
 renders the patients of its shards. A patient depends only on (seed, index, image size,
 generator version), so the cut never changes a byte.
 
@@ -18,16 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from generator.cohort import split_indices
 from generator.contract import BUILDER_SPLIT_NAMES, GenerationParameters
-from generator.files import save_npy
-from generator.modalities import MODALITIES
+from generator.dicom_export import dicom_relative_paths, write_dicom
+from generator.nifti_export import nifti_relative_paths, write_nifti
 from generator.parquet_export import AssemblyJob, part_path, plan_assembly, write_part
 from generator.patient import Patient, generate_patient
-from generator.raw import IMAGES_DIR, image_path
+from generator.raw import npy_relative_paths, write_npy
 
 #: Patients per task of the export engines.
 PATIENTS_PER_CHUNK = 8
@@ -66,28 +67,54 @@ def render_chunk(parameters: GenerationParameters, indices: Sequence[int]) -> It
 
 
 @dataclasses.dataclass(frozen=True)
+class PatientFormat:
+    """A format with files per patient: their paths (relative to the export folder, for a
+    patient index among a patient count) and the writer of one patient's files."""
+
+    name: str
+    relative_paths: Callable[[int, int], list[str]]
+    write: Callable[[Path, Patient, GenerationParameters], object]
+
+
+#: The per-patient formats of ``--formats``, by name. DICOM and NIfTI import pydicom and
+#: nibabel (the ``medical`` extra) only when they write.
+PATIENT_FORMATS = {
+    "npy": PatientFormat("npy", npy_relative_paths, write_npy),
+    "dicom": PatientFormat("dicom", dicom_relative_paths, write_dicom),
+    "nifti": PatientFormat("nifti", nifti_relative_paths, write_nifti),
+}
+
+
+@dataclasses.dataclass(frozen=True)
 class ChunkTask:
     """One unit of export work: chunk ``number`` of ``split`` (a ``labels.csv`` split name).
 
-    ``npy``: write the patients' ``.npy`` images; ``configs``: the Parquet configs whose
-    rows to write as parts (``generator.parquet_export``).
+    ``formats``: the per-patient formats to write (``PATIENT_FORMATS``); ``configs``: the
+    Parquet configs whose rows to write as parts (``generator.parquet_export``).
     """
 
     split: str
     number: int
     indices: range
-    npy: bool
+    formats: tuple[str, ...]
     configs: tuple[str, ...]
+
+    def patient_files(
+        self, folder: Path, parameters: GenerationParameters, name: str
+    ) -> list[Path]:
+        """The files of the per-patient format ``name`` for this task's patients."""
+        relative = PATIENT_FORMATS[name].relative_paths
+        n = parameters.num_patients
+        return [Path(folder) / path for index in self.indices for path in relative(index, n)]
+
+    def part(self, folder: Path, config: str) -> Path:
+        """This task's Arrow part of ``config``."""
+        return part_path(folder, config, BUILDER_SPLIT_NAMES[self.split], self.number)
 
     def outputs(self, folder: Path, parameters: GenerationParameters) -> list[Path]:
         """Every file this task writes."""
-        paths = []
-        if self.npy:
-            for index in self.indices:
-                paths += [image_path(folder, index, parameters.num_patients, m) for m in MODALITIES]
-        builder_split = BUILDER_SPLIT_NAMES[self.split]
-        paths += [part_path(folder, c, builder_split, self.number) for c in self.configs]
-        return paths
+        paths = [p for name in self.formats for p in self.patient_files(folder, parameters, name)]
+        return paths + [self.part(folder, config) for config in self.configs]
 
     def is_done(self, folder: Path, parameters: GenerationParameters) -> bool:
         """Whether every output is on disk (they are written atomically, so whole)."""
@@ -95,13 +122,14 @@ class ChunkTask:
 
 
 def export_tasks(
-    parameters: GenerationParameters, *, npy: bool, configs: Sequence[str]
+    parameters: GenerationParameters, *, formats: Sequence[str], configs: Sequence[str]
 ) -> list[ChunkTask]:
     """The chunk tasks of an export, split by split (a chunk never crosses splits)."""
+    wanted = tuple(name for name in PATIENT_FORMATS if name in formats)
     tasks = []
     for split, indices in split_indices(parameters.num_patients).items():
         for number, chunk in enumerate(chunks(indices)):
-            tasks.append(ChunkTask(split, number, chunk, npy, tuple(configs)))
+            tasks.append(ChunkTask(split, number, chunk, wanted, tuple(configs)))
     return tasks
 
 
@@ -112,27 +140,20 @@ def run_task(folder: Path, parameters: GenerationParameters, task: ChunkTask) ->
     exist renders nothing, so a retried or resumed task writes the same bytes.
     """
     folder = Path(folder)
-    npy_missing = task.npy and not all(
-        image_path(folder, index, parameters.num_patients, m).is_file()
-        for index in task.indices
-        for m in MODALITIES
-    )
-    builder_split = BUILDER_SPLIT_NAMES[task.split]
-    configs = [
-        c for c in task.configs if not part_path(folder, c, builder_split, task.number).is_file()
+    formats = [
+        name
+        for name in task.formats
+        if not all(p.is_file() for p in task.patient_files(folder, parameters, name))
     ]
-    if not npy_missing and not configs:
+    configs = [c for c in task.configs if not task.part(folder, c).is_file()]
+    if not formats and not configs:
         return len(task.indices)
     patients = list(render_chunk(parameters, task.indices))
-    if npy_missing:
-        (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
-        for patient in patients:
-            for modality in MODALITIES:
-                path = image_path(folder, patient.labels.index, parameters.num_patients, modality)
-                save_npy(path, patient.images[modality])
+    for patient in patients:
+        for name in formats:
+            PATIENT_FORMATS[name].write(folder, patient, parameters)
     for config in configs:
-        path = part_path(folder, config, builder_split, task.number)
-        write_part(path, patients, config, parameters.num_patients)
+        write_part(task.part(folder, config), patients, config, parameters.num_patients)
     return len(task.indices)
 
 

@@ -7,6 +7,7 @@ block averaging, and the results file sections.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
 import subprocess
@@ -98,6 +99,7 @@ class TestRunScript:
             "export",
             "streaming",
             "loading",
+            "targets",
             "memory",
         }
         cases = {(row[0], row[1]) for row in rows}
@@ -235,3 +237,21 @@ class TestResultsSections:
         common.replace_section("performance", "first", path)
         text = path.read_text()
         assert text.startswith("# ") and text.index("first") < text.index("second")
+
+
+class TestScaleScript:
+    @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the [ray] extra")
+    def test_both_engines_measured_and_identical(self):
+        before = _written_files()
+        result = _script("scale.py", "--num-patients", "16", "--image-size", "32")
+        assert result.returncode == 0, result.stderr
+        rows = _table(result.stdout, ("benchmark", "case", "value", "unit"))
+        cases = {row[1]: float(row[2]) for row in rows}
+        for engine in ("local", "ray"):
+            assert cases[f"--engine {engine}, 16 patients, 32 x 32"] > 0
+            assert (
+                cases[f"--engine {engine}, 16 patients, 32 x 32, peak RSS of the largest process"]
+                > 0
+            )
+        assert cases["ray files identical to local (1 = yes)"] == 1
+        assert _written_files() == before  # other sizes than the default: nothing written

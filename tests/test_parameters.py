@@ -159,10 +159,13 @@ class TestExportCli:
         assert capsys.readouterr().err == f"export.py: error: {refusal(**{field: value})}\n"
         assert not out.exists()
 
-    def test_generation_json_format_unchanged(self, tmp_path):
+    def test_generation_json_holds_the_parameters_then_the_pixel_spacing(self, tmp_path):
         assert main(["--out", str(tmp_path), *NPY_ONLY, "--seed", "7"]) == 0
         written = (tmp_path / "generation.json").read_text()
-        assert written == generation_json(10, 32, 7, GENERATOR_VERSION)
+        head = generation_json(10, 32, 7, GENERATOR_VERSION).rstrip("\n}")
+        assert written.startswith(head + ',\n  "pixel_spacing_mm": {')
+        record = json.loads(written)
+        assert record["pixel_spacing_mm"] == {"MRI": 11.25, "CT": 11.25, "US": 5.273438}
 
     def test_existing_generation_json_resumes(self, tmp_path):
         (tmp_path / "generation.json").write_text(generation_json(10, 32, 42, GENERATOR_VERSION))

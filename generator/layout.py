@@ -1,0 +1,19 @@
+"""The export folder's names, in one place: every module that writes or reads a part of
+the folder takes its names from here (see README.md, "The export folder")."""
+
+from __future__ import annotations
+
+CARD_FILE = "README.md"  # the dataset card
+LABELS_FILE = "labels.csv"
+METADATA_FILE = "metadata.csv"
+PARAMETERS_FILE = "generation.json"
+IMAGES_DIR = "images"  # images/PAT_0001_MRI.npy
+DATA_DIR = "data"  # data/<config>/<split>-NNNNN-of-NNNNN.parquet
+PARTS_DIR = ".parts"  # chunk tasks' Arrow parts until the Parquet is assembled
+ASSETS_DIR = "assets"
+SAMPLE_GRID_FILE = f"{ASSETS_DIR}/sample_grid.png"
+PROGRESSION_FIGURE_FILE = f"{ASSETS_DIR}/progression.png"
+CROISSANT_FILE = "croissant.json"
+DICOM_DIR = "dicom"  # dicom/PAT_0001/MR.dcm
+NIFTI_DIR = "nifti"  # nifti/PAT_0001_CT.nii.gz
+MANIFEST_FILE = "manifest-sha256.txt"
