@@ -427,11 +427,11 @@ def export(
             load_image=_image_loader(out, num_patients),
         )
         write_progression_figure(out, parameters)
+        write_croissant(out, parameters)  # before the card, whose files table lists it
         try:
             write_card(out, parameters)
         except CardError as error:
             raise ExportError(str(error)) from None
-        write_croissant(out, parameters)
     files = owned_files(out)
     with tqdm(total=len(files), unit="file", desc="manifest", disable=quiet) as bar:
         write_manifest(out, files, on_progress=bar.update)

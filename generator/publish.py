@@ -44,6 +44,7 @@ from generator.card import CARD_FILE
 from generator.contract import DATASET_NAME, GENERATOR_VERSION, GenerationParameters
 from generator.export import ExportError, export
 from generator.files import human_size
+from generator.layout import DICOM_DIR, NIFTI_DIR
 from generator.manifest import MANIFEST_FILE, ManifestError, read_manifest, verify_manifest
 from generator.parquet_export import DATA_DIR
 from generator.raw import IMAGES_DIR
@@ -112,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="worker processes if the folder must be exported (default: all cores)",
     )
+    parser.add_argument(
+        "--with-medical",
+        action="store_true",
+        help=f"also upload {', '.join(d + '/' for d in OPT_IN_DIRS)} (large; the viewer "
+        "does not read them)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -124,10 +131,21 @@ def check_repo_id(repo_id: str) -> None:
         )
 
 
-def upload_plan(folder: Path) -> list[tuple[str, int]]:
-    """``(relative path, size in bytes)`` of every file to upload: the manifest's and itself."""
+#: Folders of the export that are uploaded only when asked (``--with-medical``): DICOM and
+#: NIfTI are large and the Hub's dataset viewer does not read them.
+OPT_IN_DIRS = (DICOM_DIR, NIFTI_DIR)
+
+
+def upload_plan(folder: Path, *, with_medical: bool = False) -> list[tuple[str, int]]:
+    """``(relative path, size in bytes)`` of every file to upload: the manifest's (without
+    ``OPT_IN_DIRS`` unless ``with_medical``) and the manifest itself."""
     folder = Path(folder)
-    paths = [*read_manifest(folder), MANIFEST_FILE]
+    paths = [
+        path
+        for path in read_manifest(folder)
+        if with_medical or path.split("/")[0] not in OPT_IN_DIRS
+    ]
+    paths.append(MANIFEST_FILE)
     return [(path, (folder / path).stat().st_size) for path in sorted(paths)]
 
 
@@ -250,6 +268,7 @@ def publish(
     dry_run: bool = False,
     workers: int = 1,
     quiet: bool = False,
+    with_medical: bool = False,
     api: huggingface_hub.HfApi | None = None,
     say: Callable[[str], None] = print,
     export_parameters: GenerationParameters | None = None,
@@ -258,7 +277,7 @@ def publish(
     a dry run). Raise ``PublishError`` (message, exit status) on any failure.
 
     ``api`` is the ``HfApi`` to call (a stand-in in tests); ``export_parameters`` apply if
-    the folder must be exported first.
+    the folder must be exported first; ``with_medical`` uploads ``OPT_IN_DIRS`` too.
     """
     check_repo_id(repo_id)
     if workers < 1:
@@ -268,7 +287,7 @@ def publish(
     prepare_folder(
         folder, workers=workers, quiet=quiet, say=say, export_parameters=export_parameters
     )
-    plan = upload_plan(folder)
+    plan = upload_plan(folder, with_medical=with_medical)
     total = sum(size for _, size in plan)
     target = f"{hub_constants.ENDPOINT}/datasets/{repo_id}"
     where = f"{target} (revision {revision or 'main'}{', private if new' if private else ''})"
@@ -304,7 +323,10 @@ def publish(
             folder_path=str(folder),
             revision=revision,
             allow_patterns=[glob.escape(path) for path, _ in plan],
-            delete_patterns=list(OWNED_REMOTE_PATTERNS),
+            delete_patterns=[
+                *OWNED_REMOTE_PATTERNS,
+                *((f"{d}/*" for d in OPT_IN_DIRS) if with_medical else ()),
+            ],
             commit_message=f"Upload export (generator {GENERATOR_VERSION}, {len(plan)} files)",
             token=token,
         )
@@ -338,6 +360,7 @@ def main(argv: list[str] | None = None, *, api: huggingface_hub.HfApi | None = N
             dry_run=args.dry_run,
             workers=args.workers,
             quiet=args.quiet,
+            with_medical=args.with_medical,
             api=api,
         )
     except PublishError as error:
