@@ -360,17 +360,17 @@ def export(
         raise ExportError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if ray_address is not None and engine != "ray":
         raise ExportError("--ray-address needs --engine ray")
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise ExportError(f"--formats must be names from {', '.join(FORMATS)}, got {formats}")
+    if "card" in formats and "parquet" not in formats:
+        raise ExportError("--formats: 'card' describes the Parquet configs; add 'parquet'")
     for name in formats:
         if name in FORMAT_EXTRAS:
             try:
                 require(*FORMAT_EXTRAS[name], f"--formats {name}")
             except MissingExtraError as error:
                 raise ExportError(str(error)) from None
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown or not formats:
-        raise ExportError(f"--formats must be names from {', '.join(FORMATS)}, got {formats}")
-    if "card" in formats and "parquet" not in formats:
-        raise ExportError("--formats: 'card' describes the Parquet configs; add 'parquet'")
     out = Path(out)
     _check_output_folder(out)
     _check_previous_export(out, parameters, force)
@@ -394,10 +394,10 @@ def export(
     jobs = assembly_jobs(parameters, configs)
     try:
         with open_engine(
-            engine,
+            engine if todo or jobs else "local",  # nothing to run: no Ray to start
             out,
             parameters,
-            workers=min(workers, max(len(todo), 1)),
+            workers=min(workers, max(len(todo), len(jobs), 1)),
             ray_address=ray_address,
         ) as run:
             with tqdm(
