@@ -470,18 +470,33 @@ def pure_generation_seconds(
     return time.perf_counter() - start
 
 
+#: Runs a command and reports its wall time and peak RSS. It runs in a small process of
+#: its own: Linux keeps a process's RSS high-water mark across ``execve``, so a command
+#: forked straight from this (large) benchmark process would report this process's.
+_MEASURE = """
+import json, os, subprocess, sys, time
+with open(os.devnull, "wb") as sink:
+    start = time.perf_counter()
+    process = subprocess.Popen(json.loads(sys.argv[1]), stdout=sink, stderr=subprocess.PIPE)
+    errors = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+print(json.dumps({"wall": time.perf_counter() - start, "maxrss_kib": usage.ru_maxrss,
+                  "status": os.waitstatus_to_exitcode(status), "stderr": errors.decode()}))
+"""
+
+
 def run_measured(command: list[str]) -> tuple[float, float]:
     """Run ``command``: (wall seconds, peak RSS MB of its largest process, from ``wait4``)."""
-    with tempfile.TemporaryFile() as errors:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-        errors.seek(0)
-        stderr = errors.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{command} failed:\n{stderr.decode()}")
-    return wall, usage.ru_maxrss * 1024 / MB
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURE, json.dumps(command)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    measured = json.loads(result.stdout)
+    if measured["status"] != 0:
+        raise RuntimeError(f"{command} failed:\n{measured['stderr']}")
+    return measured["wall"], measured["maxrss_kib"] * 1024 / MB
 
 
 def _export_command(folder: Path, num_patients: int, sizes: Sizes, *extra: str) -> list[str]:
