@@ -124,6 +124,36 @@ class Body:
         return x + inner * dx, y + inner * dy
 
 
+#: Sharpness of the soft union (log-sum-exp) of the liver's lobes.
+_UNION_SHARPNESS = 8.0
+
+
+def _soft_union(lobes, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The smooth liver function of ``lobes`` at frame coordinates (u, v): <= 1 inside;
+    float32 like ``u``. Growing a lobe lowers it everywhere."""
+    smooth = _UNION_SHARPNESS
+    uu, vv, uv = u * u, v * v, u * v
+    total = np.full(u.shape, 1e-30, dtype=np.float32)
+    for cu, cv, ru, rv, rot in lobes:
+        # -smooth * (q_lobe - 1) expanded as a quadratic polynomial in (u, v).
+        cos, sin = math.cos(rot), math.sin(rot)
+        ia, ib = 1.0 / ru**2, 1.0 / rv**2
+        k_uu = ia * cos * cos + ib * sin * sin
+        k_vv = ia * sin * sin + ib * cos * cos
+        k_uv = 2.0 * (ia - ib) * cos * sin
+        k_u = -(2.0 * k_uu * cu + k_uv * cv)
+        k_v = -(2.0 * k_vv * cv + k_uv * cu)
+        k_0 = k_uu * cu * cu + k_vv * cv * cv + k_uv * cu * cv - 1.0
+        exponent = np.float32(-smooth * k_uu) * uu
+        exponent += np.float32(-smooth * k_vv) * vv
+        exponent += np.float32(-smooth * k_uv) * uv
+        exponent += np.float32(-smooth * k_u) * u
+        exponent += np.float32(-smooth * k_v) * v
+        exponent += np.float32(-smooth * k_0)
+        total += np.exp(exponent, out=exponent)
+    return 1.0 - np.log(total) * np.float32(1.0 / smooth)
+
+
 #: A liver lobe in the liver frame's unit coordinates: (centre_u, centre_v, radius_u,
 #: radius_v, rotation).
 Lobe = tuple[float, float, float, float, float]
@@ -147,6 +177,10 @@ class Liver:
     ascites_thickness: float  # in q units; 0 without ascites
     diaphragm_thickness: float  # in q units, over the posterior surface
     vessels: tuple[Ellipse, ...]  # intrahepatic vessel cross-sections, FOV fractions
+    #: The lobes at the smallest extent any severity gives them (right lobe fully
+    #: shrunk, caudate not grown): the soft union only grows with a lobe, so this core
+    #: lies inside the liver at every stage. Focal findings are placed in it.
+    core: tuple[Lobe, Lobe, Lobe]
 
     @property
     def caudate_right_ratio(self) -> float:
@@ -164,27 +198,7 @@ class Liver:
         outline) and ``inf`` farther out.
         """
         u, v = self.frame.local(x, y)
-        smooth = 8.0  # sharpness of the soft union (log-sum-exp) of the lobes
-        uu, vv, uv = u * u, v * v, u * v
-        total = np.full(u.shape, 1e-30, dtype=np.float32)
-        for cu, cv, ru, rv, rot in (self.right_lobe, self.left_lobe, self.caudate):
-            # -smooth * (q_lobe - 1) expanded as a quadratic polynomial in (u, v).
-            cos, sin = math.cos(rot), math.sin(rot)
-            ia, ib = 1.0 / ru**2, 1.0 / rv**2
-            k_uu = ia * cos * cos + ib * sin * sin
-            k_vv = ia * sin * sin + ib * cos * cos
-            k_uv = 2.0 * (ia - ib) * cos * sin
-            k_u = -(2.0 * k_uu * cu + k_uv * cv)
-            k_v = -(2.0 * k_vv * cv + k_uv * cu)
-            k_0 = k_uu * cu * cu + k_vv * cv * cv + k_uv * cu * cv - 1.0
-            exponent = np.float32(-smooth * k_uu) * uu
-            exponent += np.float32(-smooth * k_vv) * vv
-            exponent += np.float32(-smooth * k_uv) * uv
-            exponent += np.float32(-smooth * k_u) * u
-            exponent += np.float32(-smooth * k_v) * v
-            exponent += np.float32(-smooth * k_0)
-            total += np.exp(exponent, out=exponent)
-        q = 1.0 - np.log(total) * np.float32(1.0 / smooth)
+        q = _soft_union((self.right_lobe, self.left_lobe, self.caudate), u, v)
         # The bumps scale q by 1 - nodularity * (b - 0.64) with b in [0, 1], at least
         # 1 - 0.36 * nodularity: where q exceeds the inverse (with a margin), the nodular
         # field exceeds 1 whatever the angle, so the angle is computed only nearer in.
@@ -194,6 +208,12 @@ class Liver:
         bumps = np.abs(np.sin(np.float32(self.bump_count / 2.0) * angle + self.bump_phase))
         nodular[near] = q[near] * (1.0 - np.float32(self.nodularity) * (bumps - np.float32(0.64)))
         return q, nodular
+
+    def core_field(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The smooth liver function of ``core``: where it is at most 0.8, the point lies
+        inside the liver at every stage (the nodules scale the field by at most 1.1)."""
+        u, v = self.frame.local(x, y)
+        return _soft_union(self.core, u, v)
 
     def bounds(self) -> tuple[float, float, float, float]:
         """A box (x0, x1, y0, y1) holding the liver, its ascites and its diaphragm."""
@@ -325,17 +345,27 @@ def _sample_liver(readout: float, stage: str, streams: StreamFamily) -> Liver:
     ascites = streams.rng("ascites")
     ascites_draw, ascites_thickness = ascites.uniform(), ascites.uniform(0.25, 0.5)
     has_ascites = stage == "F4" and ascites_draw < ASCITES_PROBABILITY_F4
+    right_lobe = (-0.30, 0.12, 0.86 * right_scale, 0.88 * jitter[2], 0.0)
+    left_lobe = (0.42, -0.30, 0.60 * jitter[3], 0.40 * jitter[4], -0.35 * jitter[5])
+    caudate = (0.30, 0.40, 0.34 * caudate_scale, 0.30 * caudate_scale, 0.3)
+    smallest_right = 0.86 * (1.0 - RIGHT_LOBE_SHRINK * 1.5) * jitter[0]
+    core = (
+        (-0.30, 0.12, smallest_right, 0.88 * jitter[2], 0.0),
+        left_lobe,
+        (0.30, 0.40, 0.34 * jitter[1], 0.30 * jitter[1], 0.3),
+    )
     liver = Liver(
         frame=frame,
-        right_lobe=(-0.30, 0.12, 0.86 * right_scale, 0.88 * jitter[2], 0.0),
-        left_lobe=(0.42, -0.30, 0.60 * jitter[3], 0.40 * jitter[4], -0.35 * jitter[5]),
-        caudate=(0.30, 0.40, 0.34 * caudate_scale, 0.30 * caudate_scale, 0.3),
+        right_lobe=right_lobe,
+        left_lobe=left_lobe,
+        caudate=caudate,
         nodularity=nodularity,
         bump_count=bump_count,
         bump_phase=bump_phase,
         ascites_thickness=ascites_thickness if has_ascites else 0.0,
         diaphragm_thickness=streams.rng("diaphragm").uniform(0.12, 0.18),
         vessels=(),
+        core=core,
     )
     return dataclasses.replace(liver, vessels=_sample_vessels(liver, streams.rng("vessels")))
 

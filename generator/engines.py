@@ -15,18 +15,24 @@ this package installed (``pip install -e ".[ray]"``).
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import contextlib
 import logging
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from generator.builder_loader import REPOSITORY_ROOT
 from generator.contract import GenerationParameters
 from generator.extras import require
 
 ENGINES = ("local", "ray")
+#: The checkout holding ``generator`` (for Ray workers when the package is not installed).
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 #: Retries of a Ray task whose worker dies (``max_retries``).
 RAY_TASK_RETRIES = 3
+#: Jobs submitted ahead per worker (CPU): enough to keep every worker busy, few enough
+#: that a run of millions of jobs never holds them all in flight.
+IN_FLIGHT_PER_WORKER = 4
 
 #: ``function(folder, parameters, job) -> int``.
 Job = Callable[[Path, GenerationParameters, object], int]
@@ -54,6 +60,15 @@ def open_engine(
         raise ValueError(f"`engine` must be one of {', '.join(ENGINES)}, got {engine!r}")
 
 
+class EngineError(RuntimeError):
+    """A job could not be run (a worker died past its retries); the message is one line."""
+
+
+def _ignore_interrupts() -> None:
+    """In a pool worker: leave Ctrl-C to the parent, which stops the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def _local(folder, parameters, workers) -> Iterator[Runner]:
     if workers <= 1:
@@ -61,17 +76,29 @@ def _local(folder, parameters, workers) -> Iterator[Runner]:
             on_progress(function(folder, parameters, job)) for job in jobs
         ]
         return
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, initializer=_ignore_interrupts
+    ) as pool:
 
         def run(function, jobs, on_progress) -> None:
-            futures = [pool.submit(function, folder, parameters, job) for job in jobs]
+            queue = list(reversed(jobs))
+            in_flight: set[concurrent.futures.Future] = set()
             try:
-                for future in concurrent.futures.as_completed(futures):
-                    on_progress(future.result())
-            except BaseException:
-                for future in futures:
+                while queue or in_flight:
+                    while queue and len(in_flight) < IN_FLIGHT_PER_WORKER * workers:
+                        in_flight.add(pool.submit(function, folder, parameters, queue.pop()))
+                    done, in_flight = concurrent.futures.wait(
+                        in_flight, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    for future in done:
+                        on_progress(future.result())
+            except concurrent.futures.process.BrokenProcessPool:
+                raise EngineError(
+                    "a worker process died (killed, or out of memory); rerun to resume"
+                ) from None
+            finally:
+                for future in in_flight:
                     future.cancel()
-                raise
 
         yield run
 
@@ -89,13 +116,25 @@ def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
         else:
             ray.init(num_cpus=workers, include_dashboard=False, **options)
     folder = str(Path(folder).resolve())
+    window = IN_FLIGHT_PER_WORKER * max(int(ray.cluster_resources().get("CPU", workers)), 1)
 
     def run(function, jobs, on_progress) -> None:
         remote = ray.remote(max_retries=RAY_TASK_RETRIES, num_cpus=1)(function)
-        pending = [remote.remote(folder, parameters, job) for job in jobs]
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            on_progress(ray.get(done[0]))
+        queue, in_flight = list(reversed(jobs)), []
+        try:
+            while queue or in_flight:
+                while queue and len(in_flight) < window:
+                    in_flight.append(remote.remote(folder, parameters, queue.pop()))
+                done, in_flight = ray.wait(in_flight, num_returns=1)
+                on_progress(ray.get(done[0]))
+        except ray.exceptions.RayError as error:
+            cause = str(error).strip().splitlines()[-1] if str(error).strip() else type(error)
+            raise EngineError(
+                f"a Ray task failed past its retries ({cause}); rerun to resume"
+            ) from None
+        finally:
+            for ref in in_flight:
+                ray.cancel(ref, force=True)
 
     try:
         yield run

@@ -6,8 +6,10 @@ The folder is a complete Hugging Face dataset repository and the seed's raw layo
 - ``labels.csv``, ``metadata.csv`` and ``generation.json`` (the parameters), always;
 - ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``, the builder's rows (part
   ``parquet``);
-- ``README.md``, the dataset card rendered from ``dataset_card.md``, and
-  ``assets/sample_grid.png`` and ``assets/progression.png`` (part ``card``);
+- ``README.md``, the dataset card rendered from ``dataset_card.md``,
+  ``assets/sample_grid.png``, ``assets/progression.png`` and ``croissant.json`` (part
+  ``card``);
+- ``dicom/`` and ``nifti/``, per patient (parts ``dicom`` and ``nifti``, opt-in);
 - ``manifest-sha256.txt``, written last: the SHA-256 of every file above.
 
 Each patient is rendered once, in chunk tasks (``generator.shards``) that an engine
@@ -46,7 +48,7 @@ from generator.contract import (
 from generator.croissant import CROISSANT_FILE, write_croissant
 from generator.dicom_export import DICOM_DIR
 from generator.encoding import quantize_to_uint8
-from generator.engines import ENGINES, open_engine
+from generator.engines import ENGINES, EngineError, open_engine
 from generator.extras import MissingExtraError, require
 from generator.files import remove_partial_files, write_text
 from generator.layout import ASSETS_DIR, PARAMETERS_FILE
@@ -67,6 +69,7 @@ from generator.parquet_export import (
     PARTS_DIR,
     assemble_file,
     config_is_complete,
+    file_is_complete,
     file_names,
     remove_config,
     remove_parts,
@@ -264,12 +267,6 @@ def _remove_previous_export(out: Path) -> None:
 def expected_files(parameters: GenerationParameters, formats: tuple[str, ...]) -> list[str]:
     """Relative paths of the files an export with ``formats`` writes (not the manifest)."""
     names = [LABELS_FILE, METADATA_FILE, PARAMETERS_FILE]
-    if "npy" in formats:
-        names += [
-            image_path(Path(), index, parameters.num_patients, modality).as_posix()
-            for index in range(parameters.num_patients)
-            for modality in MODALITY_COLUMNS
-        ]
     if "parquet" in formats:
         names += [
             f"{DATA_DIR}/{config}/{name}"
@@ -278,7 +275,7 @@ def expected_files(parameters: GenerationParameters, formats: tuple[str, ...]) -
             for name in split_names
         ]
     for name, patient_format in PATIENT_FORMATS.items():
-        if name != "npy" and name in formats:
+        if name in formats:
             names += [
                 path
                 for index in range(parameters.num_patients)
@@ -365,12 +362,16 @@ def export(
         raise ExportError(f"--formats must be names from {', '.join(FORMATS)}, got {formats}")
     if "card" in formats and "parquet" not in formats:
         raise ExportError("--formats: 'card' describes the Parquet configs; add 'parquet'")
-    for name in formats:
-        if name in FORMAT_EXTRAS:
-            try:
-                require(*FORMAT_EXTRAS[name], f"--formats {name}")
-            except MissingExtraError as error:
-                raise ExportError(str(error)) from None
+    needed = [
+        FORMAT_EXTRAS[name] + (f"--formats {name}",) for name in formats if name in FORMAT_EXTRAS
+    ]
+    if engine == "ray":
+        needed.append(("ray", "ray", "--engine ray"))
+    for module, extra, purpose in needed:  # before anything is written
+        try:
+            require(module, extra, purpose)
+        except MissingExtraError as error:
+            raise ExportError(str(error)) from None
     out = Path(out)
     _check_output_folder(out)
     _check_previous_export(out, parameters, force)
@@ -391,7 +392,7 @@ def export(
     configs = [c for c in wanted if not config_is_complete(out, c, parameters)]
     tasks = export_tasks(parameters, formats=formats, configs=configs)
     todo = [task for task in tasks if not task.is_done(out, parameters)]
-    jobs = assembly_jobs(parameters, configs)
+    jobs = [job for job in assembly_jobs(parameters, configs) if not file_is_complete(out, job)]
     try:
         with open_engine(
             engine if todo or jobs else "local",  # nothing to run: no Ray to start
@@ -410,11 +411,15 @@ def export(
                 run(run_task, todo, bar.update)
             with tqdm(total=len(jobs), unit="file", desc="parquet", disable=quiet) as bar:
                 run(assemble_file, jobs, lambda rows: bar.update())
-    except MissingExtraError as error:
+    except (EngineError, MissingExtraError) as error:
         raise ExportError(str(error)) from None
-    # Every wanted config is complete now: no part is needed any more.
+    # Parts of a complete config are no longer needed; a config this run did not ask for
+    # and left incomplete goes (its files would be listed as a finished export's).
     for config in CONFIGS:
-        remove_parts(out, config)
+        if config in wanted:
+            remove_parts(out, config)
+        elif (out / DATA_DIR / config).is_dir() and not config_is_complete(out, config, parameters):
+            remove_config(out, config)
     with contextlib.suppress(FileNotFoundError):
         (out / PARTS_DIR).rmdir()
     write_tables(out, parameters)
@@ -427,10 +432,10 @@ def export(
             load_image=_image_loader(out, num_patients),
         )
         write_progression_figure(out, parameters)
-        write_croissant(out, parameters)  # before the card, whose files table lists it
         try:
+            write_croissant(out, parameters)  # before the card, whose files table lists it
             write_card(out, parameters)
-        except CardError as error:
+        except (CardError, ValueError) as error:
             raise ExportError(str(error)) from None
     files = owned_files(out)
     with tqdm(total=len(files), unit="file", desc="manifest", disable=quiet) as bar:

@@ -3,8 +3,10 @@
 Each finding family draws from its own named stream: one uniform fixes the count through
 the Poisson quantile function (so a higher mean never gives fewer findings), then
 candidate points come in fixed batches from the liver frame's unit box and are kept
-where they lie well inside the liver. The draws never depend on the stage or the
-severity, so the same patient keeps its findings, in the same places, as it progresses.
+where they lie well inside the liver's core (``Liver.core_field``), the part of the
+liver that no stage changes. Which candidates are kept therefore never depends on the
+stage or the severity, so the same patient keeps its findings, in the same places, as
+it progresses, and a later stage only adds to them.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ def sample_findings(
     *,
     depth: float,
 ) -> tuple[Finding, ...]:
-    """Findings inside ``liver`` (field <= ``depth``), each of ``radius`` times a factor
-    drawn uniformly in ``radius_spread``; their count is Poisson(``mean_count``)."""
+    """Findings in ``liver``'s core (core field <= ``depth``, at most 0.8), each of
+    ``radius`` times a factor drawn uniformly in ``radius_spread``; their count is
+    Poisson(``mean_count``)."""
     count = poisson_quantile(float(rng.uniform()), mean_count)
     found: list[Finding] = []
     low, high = radius_spread
@@ -58,7 +61,7 @@ def sample_findings(
         v = rng.uniform(-1.0, 1.0, size=_BATCH)
         factor = rng.uniform(low, high, size=_BATCH)
         x, y = liver.frame.to_fov(u, v)
-        inside = liver.field(x.astype(np.float32), y.astype(np.float32)) <= depth
+        inside = liver.core_field(x.astype(np.float32), y.astype(np.float32)) <= depth
         for k in np.flatnonzero(inside):
             found.append((float(x[k]), float(y[k]), float(radius * factor[k])))
     return tuple(found[:count])

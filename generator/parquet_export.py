@@ -13,7 +13,7 @@ from the one render of each patient that also gives the ``.npy`` files. In two s
 The layout depends only on the parameters, never on the engine or the worker count:
 files of ``rows_per_file`` rows and row groups of ``rows_per_group`` rows, both from an
 upper bound of a row's size, so that a file stays within the Hub's 500 MB and a row
-group within its 100 MB (``datasets.config``). The ``datasets`` features are kept in
+group within its 100 MB. The ``datasets`` features are kept in
 the Parquet schema metadata, so ``load_dataset(folder)`` restores ClassLabel, Image and
 Array2D columns.
 """
@@ -31,7 +31,6 @@ import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.arrow_writer import ArrowWriter
-from datasets.utils.py_utils import convert_file_size_to_int
 
 from generator.cohort import split_indices
 from generator.contract import BUILDER_SPLIT_NAMES, GenerationParameters
@@ -43,8 +42,11 @@ from generator.rows import CONFIG_NAMES, IMAGE_FORMATS, build_features, patient_
 
 #: Builder config names, in the order they are written and listed in the card.
 CONFIGS = CONFIG_NAMES
-MAX_SHARD_BYTES = convert_file_size_to_int(datasets.config.MAX_SHARD_SIZE)
-MAX_ROW_GROUP_BYTES = convert_file_size_to_int(datasets.config.MAX_ROW_GROUP_SIZE)
+#: The Hub's limits for a Parquet file and a row group (uncompressed) that its dataset
+#: viewer pages through (``datasets.config.MAX_SHARD_SIZE`` and, from ``datasets`` 4.1,
+#: ``MAX_ROW_GROUP_SIZE``), fixed here so that the layout never depends on the version.
+MAX_SHARD_BYTES = 500_000_000
+MAX_ROW_GROUP_BYTES = 100_000_000
 #: Row groups are kept below this (and the Hub's maximum): the writer buffers one.
 ROW_GROUP_TARGET_BYTES = min(64_000_000, MAX_ROW_GROUP_BYTES)
 _SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
@@ -203,6 +205,15 @@ def plan_assembly(
             parts = tuple(range(start // chunk_size, -(-stop // chunk_size)))
             jobs.append(AssemblyJob(config, split, name, parts, start % chunk_size, stop - start))
     return jobs
+
+
+def file_is_complete(folder: Path, job: AssemblyJob) -> bool:
+    """Whether ``job``'s file is on disk with its rows (written atomically, so whole)."""
+    path = config_dir(folder, job.config) / job.name
+    try:
+        return path.is_file() and pq.ParquetFile(path).metadata.num_rows == job.rows
+    except (OSError, ValueError):  # not a readable Parquet file
+        return False
 
 
 def assemble_file(folder: Path, parameters: GenerationParameters, job: AssemblyJob) -> int:

@@ -23,7 +23,7 @@ from open_multimodal_liver_cirrhosis import (
     OpenMultimodalLiverCirrhosisConfig,
 )
 
-N, S = 20, 64  # patients, image side: 14 / 3 / 3, the train split in two shards
+N, S = 20, 64  # patients, image side: 14 / 3 / 3 (every split in 840 shards)
 SPLITS = {"train": "train", "val": "validation", "test": "test"}
 IMAGE_COLUMNS = tuple(MODALITY_COLUMNS.values())
 LABEL_MAP_COLUMNS = tuple(f"{column}_label_map" for column in IMAGE_COLUMNS)
