@@ -1,5 +1,5 @@
-"""The export folder's names, in one place: every module that writes or reads a part of
-the folder takes its names from here (see README.md, "The export folder")."""
+"""The export folder's names, defined in one place: the modules that write a part of the
+folder take its names from here (see README.md, "The export folder")."""
 
 from __future__ import annotations
 

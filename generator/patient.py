@@ -8,7 +8,8 @@ A patient is sampled once into frozen records, then rendered:
    function of the records; small images are supersampled and block-averaged, then
    ``Modality.finish`` runs at the output size.
 
-Every draw comes from a named stream whose draws never depend on the stage, so
+Every draw comes from a named stream; a stream whose number of draws follows the
+disease (the liver's speckle, a finding family) feeds nothing else, so
 ``render_patient`` of the same patient at another stage changes only what disease
 drives (``label_ids.STAGE_DEPENDENT_IDS``) and ``progression`` shows it at every stage.
 """
