@@ -36,10 +36,11 @@ from generator.files import human_size, write_text
 from generator.label_ids import LABEL_NAMES
 from generator.layout import CARD_FILE, CROISSANT_FILE, DICOM_DIR, NIFTI_DIR
 from generator.modalities import MODALITY_TITLES
-from generator.parquet_export import ARROW_BYTES_KEY, CONFIGS, DATA_DIR, config_dir
+from generator.parquet_export import ARROW_BYTES_KEY, DATA_DIR, config_dir
 from generator.physical_space import spacing_table_markdown
 from generator.progression_figure import PROGRESSION_FIGURE_FILE, shown_indices
 from generator.raw import IMAGES_DIR, LABELS_FILE, METADATA_FILE
+from generator.rows import CONFIG_NAMES
 from generator.sample_grid import SAMPLE_GRID_FILE, first_patient_per_stage
 
 #: The card source, beside the ``generator`` package.
@@ -126,7 +127,7 @@ def files_table(folder: Path) -> str:
         (f"`{IMAGES_DIR}/*.npy`", [IMAGES_DIR], "float32 arrays, three per patient"),
         *(
             (f"`{DATA_DIR}/{config}/`", [f"{DATA_DIR}/{config}"], f"Parquet, config `{config}`")
-            for config in CONFIGS
+            for config in CONFIG_NAMES
         ),
         ("`assets/`", ["assets"], "pictures for this card"),
         (f"`{CROISSANT_FILE}`", [CROISSANT_FILE], "Croissant and RAI metadata"),
@@ -150,7 +151,7 @@ def parquet_files(folder: Path, config: str, split: str) -> list[Path]:
 def configs_metadata(folder: Path) -> list[dict]:
     """The ``configs`` YAML: one entry per config on disk, ``default`` marked as default."""
     entries = []
-    for config in CONFIGS:
+    for config in CONFIG_NAMES:
         splits = [s for s in BUILDER_SPLIT_NAMES.values() if parquet_files(folder, config, s)]
         if not splits:
             continue
@@ -176,7 +177,7 @@ def _arrow_nbytes(path: Path, parquet: pq.ParquetFile) -> int:
 def dataset_infos(folder: Path) -> DatasetInfosDict:
     """Features and split sizes of every config, read back from its Parquet files."""
     infos = DatasetInfosDict()
-    for config in CONFIGS:
+    for config in CONFIG_NAMES:
         features, splits = None, datasets.SplitDict()
         download_size = 0
         for split in BUILDER_SPLIT_NAMES.values():

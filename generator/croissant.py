@@ -43,7 +43,7 @@ from generator.label_ids import LABEL_NAMES
 from generator.layout import CROISSANT_FILE
 from generator.manifest import sha256_file
 from generator.modalities import MODALITY_COLUMNS, MODALITY_TITLES
-from generator.parquet_export import DATA_DIR
+from generator.parquet_export import DATA_DIR, SHARD_NAME
 from generator.raw import LABELS_FILE
 
 CONFORMS_TO = ("http://mlcommons.org/croissant/1.1", "http://mlcommons.org/croissant/RAI/1.0")
@@ -179,7 +179,6 @@ _IMAGE_COLUMNS = {column: modality for modality, column in MODALITY_COLUMNS.item
 _LABEL_MAP_COLUMNS = {
     f"{column}_label_map": modality for modality, column in MODALITY_COLUMNS.items()
 }
-_SHARD = re.compile(r"^(?P<split>[a-z]+)-\d{5}-of-\d{5}\.parquet$")
 
 
 def croissant_metadata(folder: Path, parameters: GenerationParameters) -> dict:
@@ -259,7 +258,7 @@ def _parquet_files(folder: Path) -> dict[str, list[str]]:
             continue
         files = sorted(path.name for path in config_dir.glob("*.parquet"))
         for name in files:
-            match = _SHARD.match(name)
+            match = SHARD_NAME.match(name)
             if match is None or match["split"] not in SPLIT_TYPES:
                 raise ValueError(f"unexpected Parquet file {config_dir / name}")
         if files:
@@ -293,7 +292,7 @@ def _field(record_set: str, name: str, data_type, description: str, source: dict
 
 def _splits_record_set(configs: dict[str, list[str]]) -> dict:
     """The splits that some config has, as a ``cr:Split`` record set."""
-    present = {_SHARD.match(Path(f).name)["split"] for files in configs.values() for f in files}
+    present = {SHARD_NAME.match(Path(f).name)["split"] for files in configs.values() for f in files}
     return {
         "@type": "cr:RecordSet",
         "@id": "splits",

@@ -64,7 +64,6 @@ from generator.manifest import (
 from generator.modalities import MODALITY_COLUMNS
 from generator.nifti_export import NIFTI_DIR
 from generator.parquet_export import (
-    CONFIGS,
     DATA_DIR,
     PARTS_DIR,
     assemble_file,
@@ -84,6 +83,7 @@ from generator.raw import (
     missing_patients,
     write_tables,
 )
+from generator.rows import CONFIG_NAMES
 from generator.sample_grid import SAMPLE_GRID_FILE, write_sample_grid
 from generator.shards import PATIENT_FORMATS, assembly_jobs, export_tasks, run_task
 
@@ -253,7 +253,7 @@ def _remove_previous_export(out: Path) -> None:
     """Delete what an earlier export wrote (only the entries and files an export owns)."""
     for child in (out / IMAGES_DIR).glob("PAT_*.npy"):
         child.unlink()
-    for config in CONFIGS:
+    for config in CONFIG_NAMES:
         remove_config(out, config)
     for name in (LABELS_FILE, METADATA_FILE, PARAMETERS_FILE, CARD_FILE, MANIFEST_FILE):
         (out / name).unlink(missing_ok=True)
@@ -270,7 +270,7 @@ def expected_files(parameters: GenerationParameters, formats: tuple[str, ...]) -
     if "parquet" in formats:
         names += [
             f"{DATA_DIR}/{config}/{name}"
-            for config in CONFIGS
+            for config in CONFIG_NAMES
             for split_names in file_names(config, parameters).values()
             for name in split_names
         ]
@@ -305,9 +305,8 @@ def owned_files(out: Path) -> list[str]:
 def _image_loader(out: Path, num_patients: int):
     """``load(index, modality) -> float32 image`` from the ``.npy`` files or, if absent, the
     ``float32`` Parquet config, quantised as the ``default`` config stores it."""
-    quantize = quantize_to_uint8
     if not missing_patients(out, num_patients):
-        return lambda index, modality: quantize(
+        return lambda index, modality: quantize_to_uint8(
             np.load(image_path(out, index, num_patients, modality), allow_pickle=False)
         )
     ids = [row["patient_id"] for row in read_labels(out)]
@@ -326,7 +325,8 @@ def _image_loader(out: Path, num_patients: int):
                 path, columns=[column], filters=[("patient_id", "==", ids[index])]
             )
             if table.num_rows:
-                return quantize(np.asarray(table.column(column)[0].as_py(), dtype=np.float32))
+                image = np.asarray(table.column(column)[0].as_py(), dtype=np.float32)
+                return quantize_to_uint8(image)
         raise ExportError(f"{ids[index]} is in labels.csv but not in the float32 Parquet")
 
     return load
@@ -388,7 +388,7 @@ def export(
     record = {**parameters.as_dict(), PIXEL_SPACING_KEY: spacing}
     write_text(out / PARAMETERS_FILE, json.dumps(record, indent=2) + "\n")
     num_patients = parameters.num_patients
-    wanted = CONFIGS if "parquet" in formats else ()
+    wanted = CONFIG_NAMES if "parquet" in formats else ()
     configs = [c for c in wanted if not config_is_complete(out, c, parameters)]
     tasks = export_tasks(parameters, formats=formats, configs=configs)
     todo = [task for task in tasks if not task.is_done(out, parameters)]
@@ -415,7 +415,7 @@ def export(
         raise ExportError(str(error)) from None
     # Parts of a complete config are no longer needed; a config this run did not ask for
     # and left incomplete goes (its files would be listed as a finished export's).
-    for config in CONFIGS:
+    for config in CONFIG_NAMES:
         if config in wanted:
             remove_parts(out, config)
         elif (out / DATA_DIR / config).is_dir() and not config_is_complete(out, config, parameters):

@@ -38,10 +38,8 @@ from generator.files import atomic_writer
 from generator.layout import DATA_DIR, PARTS_DIR
 from generator.modalities import MODALITIES
 from generator.patient import Patient
-from generator.rows import CONFIG_NAMES, IMAGE_FORMATS, build_features, patient_example
+from generator.rows import IMAGE_FORMATS, build_features, patient_example
 
-#: Builder config names, in the order they are written and listed in the card.
-CONFIGS = CONFIG_NAMES
 #: The Hub's limits for a Parquet file and a row group (uncompressed) that its dataset
 #: viewer pages through (``datasets.config.MAX_SHARD_SIZE`` and, from ``datasets`` 4.1,
 #: ``MAX_ROW_GROUP_SIZE``), fixed here so that the layout never depends on the version.
@@ -49,7 +47,8 @@ MAX_SHARD_BYTES = 500_000_000
 MAX_ROW_GROUP_BYTES = 100_000_000
 #: Row groups are kept below this (and the Hub's maximum): the writer buffers one.
 ROW_GROUP_TARGET_BYTES = min(64_000_000, MAX_ROW_GROUP_BYTES)
-_SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
+#: A Parquet file name of the layout: ``<split>-NNNNN-of-NNNNN.parquet``.
+SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
 #: Footer metadata key: the file's rows' in-memory (Arrow) bytes, which the card reports
 #: as ``num_bytes`` without reading the data back.
 ARROW_BYTES_KEY = "arrow_nbytes"
@@ -123,7 +122,7 @@ def config_is_complete(folder: Path, config: str, parameters: GenerationParamete
     directory = config_dir(folder, config)
     if not directory.is_dir():
         return False
-    present = {path.name for path in directory.iterdir() if _SHARD_NAME.match(path.name)}
+    present = {path.name for path in directory.iterdir() if SHARD_NAME.match(path.name)}
     wanted_names = file_names(config, parameters)
     if present != {name for names in wanted_names.values() for name in names}:
         return False
@@ -144,7 +143,7 @@ def remove_config(folder: Path, config: str) -> None:
     directory = config_dir(folder, config)
     if directory.is_dir():
         for path in directory.iterdir():
-            if _SHARD_NAME.match(path.name):
+            if SHARD_NAME.match(path.name):
                 path.unlink()
     shutil.rmtree(Path(folder) / PARTS_DIR / config, ignore_errors=True)
 

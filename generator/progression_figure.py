@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from generator.cohort import patient_id
 from generator.contract import STAGES, GenerationParameters
@@ -24,6 +23,7 @@ from generator.files import atomic_writer
 from generator.layout import PROGRESSION_FIGURE_FILE
 from generator.modalities import REGISTRY
 from generator.patient import Patient, progression
+from generator.sample_grid import font, tile
 
 #: Patients shown: the first ones of the export (fewer if it has fewer).
 NUM_SHOWN = 3
@@ -50,21 +50,6 @@ _BACKGROUND = 255
 _INK = 32  # text
 _SOFT_INK = 96  # secondary text
 _RULE = 176  # thin separators
-
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)  # Pillow's own font: the same on every machine
-
-
-def _tile(image: np.ndarray, cell: int) -> Image.Image:
-    """The image as a mode ``L`` tile of ``cell`` x ``cell`` pixels."""
-    tile = Image.fromarray(quantize_to_uint8(image))  # uint8 2-D: mode L
-    size = image.shape[0]
-    if size < cell:
-        return tile.resize((cell, cell), Image.Resampling.NEAREST)
-    if size > cell:
-        return tile.resize((cell, cell), Image.Resampling.LANCZOS)
-    return tile
 
 
 def _centred_text(draw, centre_x: float, y: float, text: str, font, fill: int) -> None:
@@ -124,7 +109,7 @@ def make_progression_figure(progressions: Mapping[str, Mapping[str, Patient]]) -
     cell = cell_size(size)
     figure = Image.new("L", figure_size(len(progressions), cell=cell), _BACKGROUND)
     draw = ImageDraw.Draw(figure)
-    title_font, header_font, small_font = _font(18), _font(15), _font(12)
+    title_font, header_font, small_font = font(18), font(15), font(12)
     left = cell_box(0, 0, 0, cell=cell)[0]
     right = cell_box(0, 0, len(STAGES) - 1, cell=cell)[2]
 
@@ -171,7 +156,8 @@ def make_progression_figure(progressions: Mapping[str, Mapping[str, Patient]]) -
                         f"{pid} {stage} {modality.name}: image shape {image.shape}, "
                         f"expected {(size, size)}"
                     )
-                figure.paste(_tile(image, cell), cell_box(block, row, column, cell=cell)[:2])
+                pixels = quantize_to_uint8(image)
+                figure.paste(tile(pixels, cell), cell_box(block, row, column, cell=cell)[:2])
     return figure
 
 

@@ -36,8 +36,21 @@ def first_patient_per_stage(stages: Sequence[str]) -> dict[str, int | None]:
     return first
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Pillow's own font at ``size`` pixels: the same on every machine."""
     return ImageFont.load_default(size=size)
+
+
+def tile(pixels: np.ndarray, cell: int) -> Image.Image:
+    """uint8 (S, S) grey levels as a mode ``L`` tile of ``cell`` x ``cell`` pixels: enlarged
+    without smoothing, or shrunk with Lanczos."""
+    image = Image.fromarray(pixels)  # uint8 2-D: mode L
+    size = pixels.shape[0]
+    if size < cell:
+        return image.resize((cell, cell), Image.Resampling.NEAREST)
+    if size > cell:
+        return image.resize((cell, cell), Image.Resampling.LANCZOS)
+    return image
 
 
 def make_sample_grid(
@@ -59,7 +72,7 @@ def make_sample_grid(
     height = _HEADER_HEIGHT + len(STAGES) * (cell + _MARGIN) + _MARGIN
     grid = Image.new("L", (width, height), _BACKGROUND)
     draw = ImageDraw.Draw(grid)
-    title_font, label_font = _font(16), _font(14)
+    title_font, label_font = font(16), font(14)
     for column, modality in enumerate(MODALITIES):
         x = _LABEL_WIDTH + _MARGIN + column * (cell + _MARGIN)
         draw.text((x, 6), MODALITY_TITLES[modality], fill=_INK, font=title_font)
@@ -76,12 +89,7 @@ def make_sample_grid(
                 raise ValueError(
                     f"`load_image` must return uint8 (S, S), got {image.dtype} {image.shape}"
                 )
-            tile = Image.fromarray(image)  # uint8 2-D: mode L
-            if size < cell:
-                tile = tile.resize((cell, cell), Image.Resampling.NEAREST)
-            elif size > cell:
-                tile = tile.resize((cell, cell), Image.Resampling.LANCZOS)
-            grid.paste(tile, (_LABEL_WIDTH + _MARGIN + column * (cell + _MARGIN), y))
+            grid.paste(tile(image, cell), (_LABEL_WIDTH + _MARGIN + column * (cell + _MARGIN), y))
     return grid
 
 

@@ -46,7 +46,6 @@ from generator.export import main
 from generator.manifest import MANIFEST_FILE, read_manifest, verify_manifest
 from generator.modalities import MODALITY_COLUMNS
 from generator.parquet_export import (
-    CONFIGS,
     MAX_ROW_GROUP_BYTES,
     MAX_SHARD_BYTES,
     ROW_GROUP_TARGET_BYTES,
@@ -55,6 +54,7 @@ from generator.parquet_export import (
     rows_per_file,
     rows_per_group,
 )
+from generator.rows import CONFIG_NAMES
 
 NUM_PATIENTS, SIZE = 20, 64
 SMALL = ["--num-patients", str(NUM_PATIENTS), "--image-size", str(SIZE), "--quiet"]
@@ -303,7 +303,7 @@ class TestParquet:
             ids += parquet.read(columns=["patient_id"]).column(0).to_pylist()
         assert ids == [f"PAT_{i:04d}" for i in range(1, 15)]
 
-    @pytest.mark.parametrize("config", CONFIGS)
+    @pytest.mark.parametrize("config", CONFIG_NAMES)
     def test_row_size_bound_holds(self, folder, config):
         """Real rows stay below the bound the layout is computed from, so files stay within
         the Hub's 500 MB and row groups within 64 MB (the Hub's limit is 100 MB)."""
