@@ -19,6 +19,10 @@ Configs (``generator.rows.CONFIG_NAMES``): ``default`` stores the images as 8-bi
 (``datasets.Image``, quantised by ``generator.encoding``); ``float32`` stores them as
 ``Array2D((S, S), "float32")``, bit-identical to the generator's arrays and to the
 export's ``.npy`` files.
+
+The splits are those that hold patients, as in the export's Parquet files: 1 to 5
+patients leave ``validation`` or ``test`` empty, and an empty split is left out
+(``train`` always holds one).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from generator.contract import (
     GenerationParameters,
 )
 from generator.label_ids import LABEL_NAMES
-from generator.rows import IMAGE_FORMATS, build_features, patient_example
+from generator.rows import CONFIG_NAMES, IMAGE_FORMATS, build_features, patient_example
 from generator.shards import render_chunk, stream_shards
 
 _CITATION = """\
@@ -70,6 +74,71 @@ _LICENSE = "cc-by-4.0"
 #: and ~125 MB at the largest size (1024 x 1024), whatever the patient count.
 WRITER_BATCH_SIZE = 8
 
+#: The fields of ``GenerationParameters``, which the config holds as its own fields.
+_PARAMETER_FIELDS = tuple(field.name for field in dataclasses.fields(GenerationParameters))
+#: The image formats, sorted, as the refusals list them.
+_FORMATS = sorted(set(IMAGE_FORMATS.values()))
+#: The config of a builder given no config name.
+DEFAULT_CONFIG_NAME = "default"
+_VERSION = datasets.Version(GENERATOR_VERSION)
+
+
+def check_image_format(image_format: object) -> str:
+    """``image_format`` if it is a ``str`` among ``IMAGE_FORMATS``' values; else ``ValueError``."""
+    if not isinstance(image_format, str) or image_format not in _FORMATS:
+        raise ValueError(
+            f"`image_format` must be one of {_FORMATS}, got image_format={image_format!r}"
+        )
+    return image_format
+
+
+def _config_name(config_name: object, name: object) -> str:
+    """The config named by the builder's ``config_name`` and ``name`` keyword (its alias).
+
+    ``None`` for both is ``DEFAULT_CONFIG_NAME``; raise ``ValueError`` for anything but
+    one of ``CONFIG_NAMES``, or for a ``name`` that is not the ``config_name`` given.
+    """
+    label, value = "config_name", config_name
+    if name is not None:
+        if config_name is not None and name != config_name:
+            raise ValueError(
+                f"`name` must be the config_name {config_name!r} if given, got name={name!r}"
+            )
+        label, value = "name", name
+    if value is None:
+        return DEFAULT_CONFIG_NAME
+    if not isinstance(value, str) or value not in CONFIG_NAMES:
+        raise ValueError(
+            f"`{label}` must be one of {list(CONFIG_NAMES)} (None: {DEFAULT_CONFIG_NAME!r}), "
+            f"got {label}={value!r}"
+        )
+    return value
+
+
+def _check_config_format(config_name: str, image_format: object) -> None:
+    """Raise ``ValueError`` unless ``image_format`` is the format of config ``config_name``."""
+    check_image_format(image_format)
+    expected = IMAGE_FORMATS[config_name]
+    if image_format != expected:
+        other = next(name for name, value in IMAGE_FORMATS.items() if value == image_format)
+        raise ValueError(
+            f"`image_format` must be {expected!r} in config {config_name!r} (for "
+            f"{image_format!r} images use config_name={other!r}), got image_format={image_format!r}"
+        )
+
+
+def _check_version(version: object) -> None:
+    """Raise ``ValueError`` unless ``version`` is the generator version (str or ``Version``)."""
+    try:
+        same = isinstance(version, str | datasets.Version) and _VERSION == version
+    except (TypeError, ValueError):  # not a version string
+        same = False
+    if not same:
+        raise ValueError(
+            f"`version` must be {GENERATOR_VERSION!r} (the generator version, which names the "
+            f"cache directory), got version={version!r}"
+        )
+
 
 @dataclasses.dataclass
 class OpenMultimodalLiverCirrhosisConfig(datasets.BuilderConfig):
@@ -82,13 +151,15 @@ class OpenMultimodalLiverCirrhosisConfig(datasets.BuilderConfig):
     Attributes
     ----------
     num_patients : int
-        Patients in the dataset, >= 1 (default 1000); split 70/15/15 by index.
+        Patients in the dataset, 1..100_000_000 (``MAX_NUM_PATIENTS``; default 1000);
+        split 70/15/15 by index.
     image_size : int
         Side of every (square) image in pixels, 32..1024 (default 224).
     seed : int
-        Root random seed, >= 0 (default 42).
+        Root random seed, 0..2**32 - 1 (``MAX_SEED``; default 42).
     image_format : str
-        ``png`` (8-bit grayscale ``Image``) or ``float32`` (``Array2D`` float32).
+        ``png`` (8-bit grayscale ``Image``) or ``float32`` (``Array2D`` float32); through
+        the builder, the format of the config named (``default``: png).
     """
 
     num_patients: int = DEFAULT_NUM_PATIENTS
@@ -109,21 +180,18 @@ class OpenMultimodalLiverCirrhosisConfig(datasets.BuilderConfig):
         """Return :attr:`parameters`; raise ``ValueError`` naming the first bad parameter.
 
         ``datasets`` applies keyword arguments given for a predefined config with
-        ``setattr`` after ``__post_init__``, so the builder calls this again.
+        ``setattr`` after ``__post_init__``, so the builder checks them itself
+        (``OpenMultimodalLiverCirrhosis._create_builder_config``) and calls this again.
         """
         parameters = self.parameters
-        if self.image_format not in IMAGE_FORMATS.values():
-            raise ValueError(
-                f"`image_format` must be one of {sorted(set(IMAGE_FORMATS.values()))}, "
-                f"got image_format={self.image_format!r}"
-            )
+        check_image_format(self.image_format)
         return parameters
 
 
 class OpenMultimodalLiverCirrhosis(datasets.GeneratorBasedBuilder):
     """Synthetic multi-modal liver fibrosis patients, generated on the fly."""
 
-    VERSION = datasets.Version(GENERATOR_VERSION)
+    VERSION = _VERSION
     BUILDER_CONFIG_CLASS = OpenMultimodalLiverCirrhosisConfig
     # Each predefined config carries VERSION: a config keeps its own version (0.0.0 if
     # none), which names the cache directory.
@@ -141,13 +209,46 @@ class OpenMultimodalLiverCirrhosis(datasets.GeneratorBasedBuilder):
             description="Images as float32 (S, S) arrays in [0, 1], as the .npy files.",
         ),
     ]
-    DEFAULT_CONFIG_NAME = "default"
+    DEFAULT_CONFIG_NAME = DEFAULT_CONFIG_NAME
     DEFAULT_WRITER_BATCH_SIZE = WRITER_BATCH_SIZE
+
+    def _create_builder_config(self, config_name=None, custom_features=None, **config_kwargs):
+        """Check the config name and every keyword argument, then let ``datasets`` apply them.
+
+        Runs in ``__init__`` before anything is written (the cache directory included).
+        Left to itself, ``datasets`` skips a keyword argument that is ``None``, makes a
+        config named after a ``config_name`` that is not a ``str``, and renames a
+        predefined config after a ``name`` keyword; so each value is checked here, and a
+        bad one raises ``ValueError`` naming the parameter and the value. The generation
+        parameters travel on as the ``int`` values of their record.
+        """
+        name = _config_name(config_name, config_kwargs.pop("name", None))
+        given = {key: config_kwargs[key] for key in _PARAMETER_FIELDS if key in config_kwargs}
+        parameters = GenerationParameters(**given)
+        config_kwargs.update({key: getattr(parameters, key) for key in given})
+        if "image_format" in config_kwargs:
+            _check_config_format(name, config_kwargs["image_format"])
+        if "version" in config_kwargs:
+            _check_version(config_kwargs["version"])
+        config, config_id = super()._create_builder_config(
+            config_name=name, custom_features=custom_features, **config_kwargs
+        )
+        self._validate(config)
+        return config, config_id
+
+    @staticmethod
+    def _validate(config: OpenMultimodalLiverCirrhosisConfig) -> GenerationParameters:
+        """``config.validate()``, and a predefined config's name, format and version."""
+        parameters = config.validate()
+        _config_name(config.name, None)
+        _check_config_format(config.name, config.image_format)
+        _check_version(config.version)
+        return parameters
 
     def _info(self) -> datasets.DatasetInfo:
         # The first place the builder reads its config: validate here too (see
         # OpenMultimodalLiverCirrhosisConfig.validate).
-        parameters = self.config.validate()
+        parameters = self._validate(self.config)
         label_names = ", ".join(f"{k} {v}" for k, v in sorted(LABEL_NAMES.items()))
         return datasets.DatasetInfo(
             description=f"{_DESCRIPTION}\nLabel map ids: {label_names}.\n",
@@ -158,14 +259,22 @@ class OpenMultimodalLiverCirrhosis(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
+        """One split generator per split that holds patients (``parquet_export.expected_rows``).
+
+        1 to 5 patients leave ``validation`` or ``test`` empty; ``datasets`` cannot read
+        back a split of no rows (``as_dataset`` raises "corresponds to no data"), so an
+        empty split is left out, as the export leaves out its Parquet files. ``train``
+        always holds a patient (``round(0.7 N) >= 1`` for ``N >= 1``), so some split does.
+        """
         # ``info`` may have been passed in instead of built by ``_info``.
-        parameters = self.config.validate()
+        parameters = self._validate(self.config)
         return [
             datasets.SplitGenerator(
                 name=BUILDER_SPLIT_NAMES[split],
                 gen_kwargs={"chunks": stream_shards(indices)},
             )
             for split, indices in split_indices(parameters.num_patients).items()
+            if len(indices)
         ]
 
     def _generate_more_gen_kwargs(self, chunks: list[range]):

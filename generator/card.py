@@ -36,7 +36,7 @@ from generator.files import human_size, write_text
 from generator.label_ids import LABEL_NAMES
 from generator.layout import CARD_FILE, CROISSANT_FILE, DICOM_DIR, NIFTI_DIR
 from generator.modalities import MODALITY_TITLES
-from generator.parquet_export import ARROW_BYTES_KEY, DATA_DIR, config_dir
+from generator.parquet_export import ARROW_BYTES_KEY, DATA_DIR, SHARD_NAME, config_dir
 from generator.physical_space import spacing_table_markdown
 from generator.progression_figure import PROGRESSION_FIGURE_FILE, shown_indices
 from generator.raw import IMAGES_DIR, LABELS_FILE, METADATA_FILE
@@ -144,12 +144,19 @@ def files_table(folder: Path) -> str:
 
 
 def parquet_files(folder: Path, config: str, split: str) -> list[Path]:
-    """The Parquet files of ``split`` in ``config``, in order."""
-    return sorted(config_dir(folder, config).glob(f"{split}-*.parquet"))
+    """The Parquet files of ``split`` in ``config`` (named as the layout names them), in order."""
+    return sorted(
+        path
+        for path in config_dir(folder, config).glob(f"{split}-*.parquet")
+        if (match := SHARD_NAME.match(path.name)) and match["split"] == split
+    )
 
 
 def configs_metadata(folder: Path) -> list[dict]:
-    """The ``configs`` YAML: one entry per config on disk, ``default`` marked as default."""
+    """The ``configs`` YAML: one entry per config on disk, ``default`` marked as default.
+
+    Every file is named, not matched by a pattern: a folder missing one (a partial
+    download) then fails to load with the missing file's name."""
     entries = []
     for config in CONFIG_NAMES:
         splits = [s for s in BUILDER_SPLIT_NAMES.values() if parquet_files(folder, config, s)]
@@ -159,7 +166,14 @@ def configs_metadata(folder: Path) -> list[dict]:
         if config == "default":
             entry["default"] = True
         entry["data_files"] = [
-            {"split": split, "path": f"{DATA_DIR}/{config}/{split}-*"} for split in splits
+            {
+                "split": split,
+                "path": [
+                    path.relative_to(folder).as_posix()
+                    for path in parquet_files(folder, config, split)
+                ],
+            }
+            for split in splits
         ]
         entries.append(entry)
     return entries

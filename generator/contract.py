@@ -21,6 +21,17 @@ DEFAULT_NUM_PATIENTS = 1000
 DEFAULT_IMAGE_SIZE = 224
 MIN_IMAGE_SIZE = 32
 MAX_IMAGE_SIZE = 1024
+#: Most patients in one dataset: ten times the 10-million-patient plan of the README,
+#: so that a mistyped count is refused at once instead of planning for minutes. Every
+#: id stays ``PAT_`` and at most 9 digits (``PAT_100000000``; NIfTI's 24-byte
+#: ``aux_file`` holds it).
+MAX_NUM_PATIENTS = 100_000_000
+#: Largest seed: one 32-bit word. ``numpy.random.SeedSequence`` splits an integer into
+#: 32-bit words and pads the entropy with zeros, so a larger seed would alias other
+#: keys: ``(2**32 + s, index 0, stream 0)`` has the words of ``(s, index 1, stream 0)``,
+#: patient 0 of one seed the labels of patient 1 of another. (The seed also stays
+#: exact in every JSON reader and within NIfTI's 80-byte ``descrip``.)
+MAX_SEED = 2**32 - 1
 
 #: METAVIR fibrosis stages, in order.
 STAGES = ("F0", "F1", "F2", "F3", "F4")
@@ -69,12 +80,12 @@ class GenerationParameters:
     Attributes
     ----------
     num_patients : int
-        Patients in the dataset, >= 1 (default 1000).
+        Patients in the dataset, ``1..MAX_NUM_PATIENTS`` (default 1000).
     image_size : int
         Side of every (square) image in pixels, ``MIN_IMAGE_SIZE..MAX_IMAGE_SIZE``
         (default 224).
     seed : int
-        Root random seed, >= 0 (default 42).
+        Root random seed, ``0..MAX_SEED`` (default 42).
     """
 
     num_patients: int = DEFAULT_NUM_PATIENTS
@@ -85,17 +96,14 @@ class GenerationParameters:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise ValueError(f"`{field.name}` must be an integer, got {value!r}")
+                raise ValueError(f"`{field.name}` must be an integer, got {_shown(value)}")
             object.__setattr__(self, field.name, int(value))
-        if self.num_patients < 1:
-            raise ValueError(f"`num_patients` must be >= 1, got num_patients={self.num_patients}")
-        if not MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE:
-            raise ValueError(
-                f"`image_size` must be between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE}, "
-                f"got image_size={self.image_size}"
-            )
-        if self.seed < 0:
-            raise ValueError(f"`seed` must be >= 0, got seed={self.seed}")
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(
+                    f"`{name}` must be between {low} and {high}, got {name}={_shown(value)}"
+                )
 
     def as_dict(self) -> dict[str, object]:
         """``generator_version``, then the fields in order: the content of ``generation.json``."""
@@ -125,3 +133,21 @@ class GenerationParameters:
                 f"got generator_version={version!r}"
             )
         return cls(**{key: mapping[key] for key in keys[1:]})
+
+
+#: (field, lowest, highest) of ``GenerationParameters``, checked in this order.
+_RANGES = (
+    ("num_patients", 1, MAX_NUM_PATIENTS),
+    ("image_size", MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
+    ("seed", 0, MAX_SEED),
+)
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, or the size of an int too long for ``repr`` to show."""
+    try:
+        return repr(value)
+    except ValueError:  # more digits than sys.get_int_max_str_digits() (4300 by default)
+        if not isinstance(value, int):
+            raise
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"

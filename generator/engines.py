@@ -1,6 +1,6 @@
 """Engines that run the export's jobs: local processes, or Ray past one machine.
 
-A job is ``function(folder, parameters, job) -> int`` (the patients or rows it did):
+A job is ``function(folder, parameters, job) -> Written`` (what it did and wrote):
 the chunk tasks of ``generator.shards.run_task`` and the Parquet files of
 ``generator.parquet_export.assemble_file``. Both engines write the same files: a job's
 bytes depend only on the parameters and the job. ``local`` runs a process pool on this
@@ -17,12 +17,15 @@ from __future__ import annotations
 import concurrent.futures
 import concurrent.futures.process
 import contextlib
+import ctypes
 import logging
+import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from generator.contract import GenerationParameters
+from generator.export_record import Written
 from generator.extras import require
 
 ENGINES = ("local", "ray")
@@ -33,11 +36,14 @@ RAY_TASK_RETRIES = 3
 #: Jobs submitted ahead per worker (CPU): enough to keep every worker busy, few enough
 #: that a run of millions of jobs never holds them all in flight.
 IN_FLIGHT_PER_WORKER = 4
+#: ``prctl`` option: the signal a process gets when its parent exits (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
 
-#: ``function(folder, parameters, job) -> int``.
-Job = Callable[[Path, GenerationParameters, object], int]
-#: ``run(function, jobs, on_progress)``: run every job, ``on_progress(n)`` after each.
-Runner = Callable[[Job, Sequence[object], Callable[[int], object]], None]
+#: ``function(folder, parameters, job) -> Written``.
+Job = Callable[[Path, GenerationParameters, object], Written]
+#: ``run(function, jobs, on_done)``: run every job, ``on_done(written)`` in this process
+#: after each.
+Runner = Callable[[Job, Sequence[object], Callable[[Written], object]], None]
 
 
 @contextlib.contextmanager
@@ -64,23 +70,29 @@ class EngineError(RuntimeError):
     """A job could not be run (a worker died past its retries); the message is one line."""
 
 
-def _ignore_interrupts() -> None:
-    """In a pool worker: leave Ctrl-C to the parent, which stops the pool."""
+def _init_worker(parent: int) -> None:
+    """In a pool worker: leave Ctrl-C to the parent, which stops the pool, and die with
+    the parent (process ``parent``) however it ends, ``kill -9`` included (Linux)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the pool's own checks
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request
+        os._exit(1)
 
 
 @contextlib.contextmanager
 def _local(folder, parameters, workers) -> Iterator[Runner]:
     if workers <= 1:
-        yield lambda function, jobs, on_progress: [
-            on_progress(function(folder, parameters, job)) for job in jobs
+        yield lambda function, jobs, on_done: [
+            on_done(function(folder, parameters, job)) for job in jobs
         ]
         return
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, initializer=_ignore_interrupts
+        max_workers=workers, initializer=_init_worker, initargs=(os.getpid(),)
     ) as pool:
 
-        def run(function, jobs, on_progress) -> None:
+        def run(function, jobs, on_done) -> None:
             queue = list(reversed(jobs))
             in_flight: set[concurrent.futures.Future] = set()
             try:
@@ -91,7 +103,7 @@ def _local(folder, parameters, workers) -> Iterator[Runner]:
                         in_flight, return_when=concurrent.futures.FIRST_COMPLETED
                     )
                     for future in done:
-                        on_progress(future.result())
+                        on_done(future.result())
             except concurrent.futures.process.BrokenProcessPool:
                 raise EngineError(
                     "a worker process died (killed, or out of memory); rerun to resume"
@@ -118,7 +130,7 @@ def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
     folder = str(Path(folder).resolve())
     window = IN_FLIGHT_PER_WORKER * max(int(ray.cluster_resources().get("CPU", workers)), 1)
 
-    def run(function, jobs, on_progress) -> None:
+    def run(function, jobs, on_done) -> None:
         remote = ray.remote(max_retries=RAY_TASK_RETRIES, num_cpus=1)(function)
         queue, in_flight = list(reversed(jobs)), []
         try:
@@ -126,7 +138,7 @@ def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
                 while queue and len(in_flight) < window:
                     in_flight.append(remote.remote(folder, parameters, queue.pop()))
                 done, in_flight = ray.wait(in_flight, num_returns=1)
-                on_progress(ray.get(done[0]))
+                on_done(ray.get(done[0]))
         except ray.exceptions.RayError as error:
             cause = str(error).strip().splitlines()[-1] if str(error).strip() else type(error)
             raise EngineError(

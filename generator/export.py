@@ -22,11 +22,13 @@ rerunning an interrupted export resumes it from the finished tasks.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import json
 import os
+import shutil
+import signal
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -36,7 +38,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from generator.card import CARD_FILE, CardError, parquet_files, read_labels, write_card
+from generator.card import CardError, parquet_files, read_labels, write_card
 from generator.contract import (
     BUILDER_SPLIT_NAMES,
     DATASET_NAME,
@@ -45,75 +47,54 @@ from generator.contract import (
     DEFAULT_SEED,
     GenerationParameters,
 )
-from generator.croissant import CROISSANT_FILE, write_croissant
-from generator.dicom_export import DICOM_DIR
+from generator.croissant import write_croissant
 from generator.encoding import quantize_to_uint8
 from generator.engines import ENGINES, EngineError, open_engine
+from generator.export_files import (
+    CARD_FILES,
+    DEFAULT_FORMATS,
+    FORMATS,
+    TABLE_FILES,
+    expected_files,
+)
+from generator.export_record import ExportRecord, Written, digest_files
 from generator.extras import MissingExtraError, require
-from generator.files import remove_partial_files, write_text
-from generator.layout import ASSETS_DIR, PARAMETERS_FILE
-from generator.manifest import (
+from generator.files import write_text
+from generator.folder_lock import FolderBusyError, folder_lock
+from generator.folder_ownership import (
+    PIXEL_SPACING_KEY,
+    OwnershipError,
+    check_kept_files,
+    take_over,
+)
+from generator.layout import (
+    LABELS_FILE,
+    LOCK_FILE,
     MANIFEST_FILE,
+    METADATA_FILE,
+    PARAMETERS_FILE,
+    PARTS_DIR,
+)
+from generator.manifest import (
     ManifestError,
     Verification,
-    list_files,
     read_manifest,
     verify_manifest,
     write_manifest,
 )
 from generator.modalities import MODALITY_COLUMNS
-from generator.nifti_export import NIFTI_DIR
-from generator.parquet_export import (
-    DATA_DIR,
-    PARTS_DIR,
-    assemble_file,
-    config_is_complete,
-    file_is_complete,
-    file_names,
-    remove_config,
-    remove_parts,
-)
+from generator.parquet_export import assemble_file
 from generator.physical_space import pixel_spacings_mm
-from generator.progression_figure import PROGRESSION_FIGURE_FILE, write_progression_figure
-from generator.raw import (
-    IMAGES_DIR,
-    LABELS_FILE,
-    METADATA_FILE,
-    image_path,
-    missing_patients,
-    write_tables,
-)
+from generator.progression_figure import write_progression_figure
+from generator.raw import image_path, missing_patients, write_tables
 from generator.rows import CONFIG_NAMES
-from generator.sample_grid import SAMPLE_GRID_FILE, write_sample_grid
-from generator.shards import PATIENT_FORMATS, assembly_jobs, export_tasks, run_task
+from generator.sample_grid import write_sample_grid
+from generator.shards import assembly_jobs, export_tasks, run_task
 
-#: ``generation.json``'s key for the pixel spacing of every modality, mm (derived from
-#: the image size; the other keys are ``GenerationParameters.as_dict()``).
-PIXEL_SPACING_KEY = "pixel_spacing_mm"
-#: The card's pictures (part ``card``), all in ``ASSETS_DIR``.
-ASSET_FILES = (SAMPLE_GRID_FILE, PROGRESSION_FIGURE_FILE)
-#: Everything an export writes at the top of its folder; ``--force`` removes only these
-#: (and inside the folders, only files named as the export names them).
-EXPORT_ENTRIES = (
-    IMAGES_DIR,
-    LABELS_FILE,
-    METADATA_FILE,
-    PARAMETERS_FILE,
-    DATA_DIR,
-    CARD_FILE,
-    ASSETS_DIR,
-    CROISSANT_FILE,
-    DICOM_DIR,
-    NIFTI_DIR,
-    MANIFEST_FILE,
-)
-#: The parts ``--formats`` chooses from; the tables and the manifest are always written.
-FORMATS = ("npy", "parquet", "card", "dicom", "nifti")
-#: What an export writes without ``--formats``: DICOM and NIfTI are opt-in (large, and
-#: they need the ``medical`` extra).
-DEFAULT_FORMATS = ("npy", "parquet", "card")
 #: The optional module each format needs: (module, extra).
 FORMAT_EXTRAS = {"dicom": ("pydicom", "medical"), "nifti": ("nibabel", "medical")}
+#: Exit statuses (README.md): bad input, a failure to fix and resume from, Ctrl-C, SIGTERM.
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
 
 
 class ExportError(Exception):
@@ -212,6 +193,8 @@ def _formats(text: str) -> tuple[str, ...]:
 
 def _check_output_folder(out: Path) -> None:
     """Refuse an output path that is a file or cannot be written."""
+    if out.is_symlink() and not out.is_dir():
+        raise ExportError(f"--out {out} is a symbolic link to no folder")
     if out.exists() and not out.is_dir():
         raise ExportError(f"--out {out} exists and is not a folder")
     existing = out
@@ -223,83 +206,57 @@ def _check_output_folder(out: Path) -> None:
         raise ExportError(f"--out {out}: {existing} is not writable")
 
 
-def _check_previous_export(out: Path, parameters: GenerationParameters, force: bool) -> None:
-    """Refuse to mix with an export made with other parameters, unless ``force``."""
-    parameters_path = out / PARAMETERS_FILE
-    if parameters_path.is_file():
+def _check_arguments(
+    workers: int, formats: tuple[str, ...], engine: str, ray_address: str | None
+) -> None:
+    """Refuse bad arguments and missing extras, before anything is written."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ExportError(f"--workers must be >= 1, got {workers!r}")
+    if engine not in ENGINES:
+        raise ExportError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if ray_address is not None and (engine != "ray" or not ray_address.strip()):
+        raise ExportError("--ray-address needs --engine ray and a cluster address")
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise ExportError(f"--formats must be names from {', '.join(FORMATS)}, got {formats}")
+    if "card" in formats and "parquet" not in formats:
+        raise ExportError("--formats: 'card' describes the Parquet configs; add 'parquet'")
+    needed = [
+        FORMAT_EXTRAS[name] + (f"--formats {name}",) for name in formats if name in FORMAT_EXTRAS
+    ]
+    if engine == "ray":
+        needed.append(("ray", "ray", "--engine ray"))
+    for module, extra, purpose in needed:
         try:
-            previous = json.loads(parameters_path.read_text())
-        except (OSError, ValueError):
-            previous = None
-        with contextlib.suppress(ValueError):  # not parameters of this generator
-            if isinstance(previous, dict):  # the spacing is derived from the parameters
-                previous = {k: v for k, v in previous.items() if k != PIXEL_SPACING_KEY}
-            if GenerationParameters.from_mapping(previous) == parameters:
-                return
-        items = previous.items() if isinstance(previous, dict) else ()
-        described = ", ".join(f"{k}={v}" for k, v in items) or "unreadable"
-        if not force:
-            raise ExportError(
-                f"{out} holds an export made with other parameters ({described}); "
-                "use another --out or pass --force to replace it"
-            )
-    elif out.is_dir() and any(out.iterdir()) and not force:
-        raise ExportError(
-            f"{out} is not empty and holds no export; use an empty folder or pass --force"
-        )
+            require(module, extra, purpose)
+        except MissingExtraError as error:
+            raise ExportError(str(error)) from None
 
 
-def _remove_previous_export(out: Path) -> None:
-    """Delete what an earlier export wrote (only the entries and files an export owns)."""
-    for child in (out / IMAGES_DIR).glob("PAT_*.npy"):
-        child.unlink()
-    for config in CONFIG_NAMES:
-        remove_config(out, config)
-    for name in (LABELS_FILE, METADATA_FILE, PARAMETERS_FILE, CARD_FILE, MANIFEST_FILE):
-        (out / name).unlink(missing_ok=True)
-    for name in (*ASSET_FILES, CROISSANT_FILE):
-        (out / name).unlink(missing_ok=True)
-    for pattern in (f"{DICOM_DIR}/PAT_*/*.dcm", f"{NIFTI_DIR}/PAT_*.nii.gz"):
-        for child in out.glob(pattern):
-            child.unlink()
-
-
-def expected_files(parameters: GenerationParameters, formats: tuple[str, ...]) -> list[str]:
-    """Relative paths of the files an export with ``formats`` writes (not the manifest)."""
-    names = [LABELS_FILE, METADATA_FILE, PARAMETERS_FILE]
-    if "parquet" in formats:
-        names += [
-            f"{DATA_DIR}/{config}/{name}"
-            for config in CONFIG_NAMES
-            for split_names in file_names(config, parameters).values()
-            for name in split_names
-        ]
-    for name, patient_format in PATIENT_FORMATS.items():
-        if name in formats:
-            names += [
-                path
-                for index in range(parameters.num_patients)
-                for path in patient_format.relative_paths(index, parameters.num_patients)
-            ]
-    if "card" in formats:
-        names += [CARD_FILE, CROISSANT_FILE, *ASSET_FILES]
-    return names
-
-
-def is_finished(out: Path, parameters: GenerationParameters, formats: tuple[str, ...]) -> bool:
-    """Whether ``out`` is a finished export holding ``formats``: its manifest lists every
-    file those formats write and each is on disk (contents are ``--verify``'s job)."""
+def is_finished(record: ExportRecord, parameters: GenerationParameters, formats) -> bool:
+    """Whether the record lists every file of ``formats`` (and no Arrow part) and the
+    folder's manifest is the one the record gives."""
+    if any(relative.startswith(f"{PARTS_DIR}/") for relative in record.digests):
+        return False
+    if not all(name in record.digests for name in expected_files(parameters, formats)):
+        return False
     try:
-        listed = read_manifest(out)
+        return read_manifest(record.folder) == record.digests
     except ManifestError:
         return False
-    wanted = expected_files(parameters, formats)
-    return all(name in listed and (out / name).is_file() for name in wanted)
 
 
-def owned_files(out: Path) -> list[str]:
-    """Relative paths of the files below ``out`` that belong to the export (not the manifest)."""
-    return [path for path in list_files(out) if path.split("/")[0] in EXPORT_ENTRIES]
+def _remove_recorded(record: ExportRecord, relative_paths: Sequence[str]) -> None:
+    """Delete these files of the export and take them out of its record."""
+    for relative in relative_paths:
+        (record.folder / relative).unlink(missing_ok=True)
+    record.removed(relative_paths)
+
+
+def _write_recorded(record: ExportRecord, relative: str, text: str) -> None:
+    """Write a text file of the export atomically and record it."""
+    write_text(record.folder / relative, text)
+    record.wrote(digest_files(record.folder, [record.folder / relative]))
 
 
 def _image_loader(out: Path, num_patients: int):
@@ -342,6 +299,7 @@ def export(
     formats: tuple[str, ...] = DEFAULT_FORMATS,
     engine: str = "local",
     ray_address: str | None = None,
+    say: Callable[[str], object] = lambda message: print(message, file=sys.stderr),
 ) -> None:
     """Write (or finish writing) the export folder ``out``; raise ``ExportError`` on bad input.
 
@@ -349,56 +307,83 @@ def export(
     ``parameters.as_dict()``. ``formats`` chooses the parts (``FORMATS``); parts already in
     the folder are kept and listed in the manifest, which is written last. Each patient
     is rendered once, by chunk tasks that ``engine`` (``ENGINES``) runs with ``workers``
-    processes or CPUs, on the Ray cluster at ``ray_address`` if given.
+    processes or CPUs, on the Ray cluster at ``ray_address`` if given. The folder must
+    hold nothing but this export's files (``generator.folder_ownership``); a file whose
+    bytes changed since the export wrote it is written again, and ``say`` tells so.
     """
-    if workers < 1:
-        raise ExportError(f"--workers must be >= 1, got {workers}")
-    if engine not in ENGINES:
-        raise ExportError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if ray_address is not None and engine != "ray":
-        raise ExportError("--ray-address needs --engine ray")
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown or not formats:
-        raise ExportError(f"--formats must be names from {', '.join(FORMATS)}, got {formats}")
-    if "card" in formats and "parquet" not in formats:
-        raise ExportError("--formats: 'card' describes the Parquet configs; add 'parquet'")
-    needed = [
-        FORMAT_EXTRAS[name] + (f"--formats {name}",) for name in formats if name in FORMAT_EXTRAS
-    ]
-    if engine == "ray":
-        needed.append(("ray", "ray", "--engine ray"))
-    for module, extra, purpose in needed:  # before anything is written
-        try:
-            require(module, extra, purpose)
-        except MissingExtraError as error:
-            raise ExportError(str(error)) from None
+    _check_arguments(workers, formats, engine, ray_address)
     out = Path(out)
     _check_output_folder(out)
-    _check_previous_export(out, parameters, force)
-    if not force and is_finished(out, parameters, formats):
-        return  # nothing to do: rerun on a finished export
     out.mkdir(parents=True, exist_ok=True)
-    remove_partial_files(out)
-    if force:
-        _remove_previous_export(out)
+    lock_existed = (out / LOCK_FILE).exists()
+    try:
+        with folder_lock(out):
+            try:
+                record = take_over(out, parameters, formats, force=force)
+            except OwnershipError as error:
+                if not lock_existed:  # leave a refused folder as it was
+                    (out / LOCK_FILE).unlink(missing_ok=True)
+                raise ExportError(str(error)) from None
+            check_kept_files(record, workers=workers, quiet=quiet, say=say)
+            if not is_finished(record, parameters, formats):
+                _write_export(record, parameters, formats, workers, quiet, engine, ray_address)
+    except FolderBusyError as error:
+        raise ExportError(str(error)) from None
+
+
+def _recorder(record: ExportRecord, bar: tqdm, unit: str) -> Callable[[Written], None]:
+    """``on_done`` of a run: record what a job wrote, then advance ``bar`` by the job's
+    patients (``unit`` ``"patient"``) or by one (a file)."""
+
+    def on_done(done: Written) -> None:
+        record.wrote(done.digests)
+        bar.update(done.count if unit == "patient" else 1)
+
+    return on_done
+
+
+def _worker_count(workers: int, engine: str, jobs: int) -> int:
+    """``--workers``, capped at the jobs to run and, for local processes, at this
+    machine's CPUs (more processes than either only cost their start)."""
+    count = min(workers, max(jobs, 1))
+    return min(count, len(os.sched_getaffinity(0))) if engine == "local" else count
+
+
+def _write_export(
+    record: ExportRecord,
+    parameters: GenerationParameters,
+    formats: tuple[str, ...],
+    workers: int,
+    quiet: bool,
+    engine: str,
+    ray_address: str | None,
+) -> None:
+    """Write what the record lacks of the export, then the manifest from the record."""
+    out = record.folder
     # A folder with a manifest is a finished export; this run changes it, so the
     # manifest goes first and comes back last.
-    (out / MANIFEST_FILE).unlink(missing_ok=True)
-    spacing = {m: round(mm, 6) for m, mm in pixel_spacings_mm(parameters.image_size).items()}
-    record = {**parameters.as_dict(), PIXEL_SPACING_KEY: spacing}
-    write_text(out / PARAMETERS_FILE, json.dumps(record, indent=2) + "\n")
+    _remove_recorded(record, [MANIFEST_FILE])
+    if PARAMETERS_FILE not in record.digests:
+        spacing = {m: round(mm, 6) for m, mm in pixel_spacings_mm(parameters.image_size).items()}
+        record_text = {**parameters.as_dict(), PIXEL_SPACING_KEY: spacing}
+        _write_recorded(record, PARAMETERS_FILE, json.dumps(record_text, indent=2) + "\n")
     num_patients = parameters.num_patients
-    wanted = CONFIG_NAMES if "parquet" in formats else ()
-    configs = [c for c in wanted if not config_is_complete(out, c, parameters)]
-    tasks = export_tasks(parameters, formats=formats, configs=configs)
-    todo = [task for task in tasks if not task.is_done(out, parameters)]
-    jobs = [job for job in assembly_jobs(parameters, configs) if not file_is_complete(out, job)]
+    configs = CONFIG_NAMES if "parquet" in formats else ()
+    jobs = [
+        job for job in assembly_jobs(parameters, configs) if job.relative_path not in record.digests
+    ]
+    tasks = export_tasks(parameters, formats=formats, configs=sorted({j.config for j in jobs}))
+    todo = [
+        task
+        for task in tasks
+        if not all(path in record.digests for path in task.relative_outputs(parameters))
+    ]
     try:
         with open_engine(
             engine if todo or jobs else "local",  # nothing to run: no Ray to start
             out,
             parameters,
-            workers=min(workers, max(len(todo), len(jobs), 1)),
+            workers=_worker_count(workers, engine, max(len(todo), len(jobs))),
             ray_address=ray_address,
         ) as run:
             with tqdm(
@@ -408,21 +393,26 @@ def export(
                 desc="patients",
                 disable=quiet,
             ) as bar:
-                run(run_task, todo, bar.update)
+                run(
+                    run_task,
+                    todo,
+                    lambda done: (record.wrote(done.digests), bar.update(done.count)),
+                )
             with tqdm(total=len(jobs), unit="file", desc="parquet", disable=quiet) as bar:
-                run(assemble_file, jobs, lambda rows: bar.update())
+                run(assemble_file, jobs, lambda done: (record.wrote(done.digests), bar.update()))
     except (EngineError, MissingExtraError) as error:
         raise ExportError(str(error)) from None
-    # Parts of a complete config are no longer needed; a config this run did not ask for
-    # and left incomplete goes (its files would be listed as a finished export's).
-    for config in CONFIG_NAMES:
-        if config in wanted:
-            remove_parts(out, config)
-        elif (out / DATA_DIR / config).is_dir() and not config_is_complete(out, config, parameters):
-            remove_config(out, config)
-    with contextlib.suppress(FileNotFoundError):
-        (out / PARTS_DIR).rmdir()
-    write_tables(out, parameters)
+    # The Arrow parts are not part of a finished export; nor is a part an earlier run
+    # was asked for, this one was not, and that is incomplete.
+    _remove_recorded(record, [p for p in record.digests if p.startswith(f"{PARTS_DIR}/")])
+    shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
+    for name in sorted(record.formats - set(formats)):
+        wanted = [p for p in expected_files(parameters, (name,)) if p not in TABLE_FILES]
+        if not all(p in record.digests for p in wanted):
+            _remove_recorded(record, [p for p in wanted if p in record.digests])
+    if not all(name in record.digests for name in (LABELS_FILE, METADATA_FILE)):
+        write_tables(out, parameters)
+        record.wrote(digest_files(out, [out / LABELS_FILE, out / METADATA_FILE]))
     if "card" in formats:
         labels = read_labels(out)
         write_sample_grid(
@@ -437,9 +427,8 @@ def export(
             write_card(out, parameters)
         except (CardError, ValueError) as error:
             raise ExportError(str(error)) from None
-    files = owned_files(out)
-    with tqdm(total=len(files), unit="file", desc="manifest", disable=quiet) as bar:
-        write_manifest(out, files, on_progress=bar.update)
+        record.wrote(digest_files(out, [out / name for name in CARD_FILES]))
+    write_manifest(out, record.digests)
 
 
 def verify(folder: Path, *, quiet: bool = False) -> Verification:
@@ -455,8 +444,16 @@ def verify(folder: Path, *, quiet: bool = False) -> Verification:
         raise ExportError(str(error)) from None
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that the run stops as on Ctrl-C."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status."""
+    """Command-line entry point; returns the exit status (``EXIT_*``)."""
     args = build_parser().parse_args(argv)
     if args.verify is not None:
         return _main_verify(args.verify, quiet=args.quiet)
@@ -464,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         parameters = GenerationParameters(args.num_patients, args.image_size, args.seed)
     except ValueError as error:
         print(f"export.py: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         export(
             args.out,
@@ -478,18 +476,28 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ExportError as error:
         print(f"export.py: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("export.py: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt as interrupt:
+        stopped = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
+        print(f"export.py: {stopped}; rerun the same command to resume", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
     except OSError as error:
-        reason = "disk full" if error.errno == errno.ENOSPC else error.strerror or str(error)
-        where = f" writing {error.filename}" if error.filename else ""
-        print(f"export.py: error: {reason}{where}; fix it and rerun to resume", file=sys.stderr)
-        return 1
+        print(f"export.py: error: {describe_os_error(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
     if not args.quiet:
         print(f"wrote {parameters.num_patients} patients to {args.out}")
     return 0
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for a failed read or write: what, where, and that a rerun resumes."""
+    if error.errno == errno.ENOSPC:
+        where = f" writing {error.filename}" if error.filename else ""
+        return f"disk full{where}; free some space (or use another --out) and rerun to resume"
+    where = f" on {error.filename}" if error.filename else ""
+    return f"{error.strerror or error}{where}; fix it and rerun to resume"
 
 
 def _main_verify(folder: Path, *, quiet: bool) -> int:
@@ -498,19 +506,19 @@ def _main_verify(folder: Path, *, quiet: bool) -> int:
         result = verify(folder, quiet=quiet)
     except ExportError as error:
         print(f"export.py: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     if result.ok:
         print(f"{folder}: {result.describe()}")
         return 0
     print(result.describe(), file=sys.stderr)
-    problems = len(result.missing) + len(result.corrupted) + len(result.extra)
     print(
         f"export.py: {folder} fails verification: {len(result.missing)} missing, "
-        f"{len(result.corrupted)} corrupted, {len(result.extra)} extra "
-        f"({problems} problem(s))",
+        f"{len(result.corrupted)} corrupted, {len(result.extra)} extra, "
+        f"{len(result.unreadable)} unreadable, {len(result.links)} link(s) "
+        f"({result.problems} problem(s))",
         file=sys.stderr,
     )
-    return 1
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":

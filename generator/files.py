@@ -1,14 +1,18 @@
 """Atomic file writes: a temporary name in the target folder, then ``os.replace``.
 
 A reader never sees a half-written file; an interrupted write leaves at most a
-``*.partial`` file, which :func:`remove_partial_files` sweeps away on the next run.
+``.<name>.<pid>.partial`` file beside it, which the export's next run removes
+(``generator.folder_ownership``). A failed write raises an ``OSError`` that names the
+file (and says ``ENOSPC`` when the disk is full, which some writers do not).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,9 +30,30 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[io.IOBase]:
         with open(temporary, mode) as handle:
             yield handle
         os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise _naming(error, path) from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+#: Free bytes below which a failed write is taken for a full disk.
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def _naming(error: OSError, path: Path) -> OSError:
+    """``error`` with ``path`` as its file name, and ``ENOSPC`` if the disk is full and the
+    writer did not say so (numpy's "4096 requested and 4064 written")."""
+    code = error.errno
+    if code is None:
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(path.parent).free < _NEARLY_FULL_BYTES:
+                code = errno.ENOSPC
+    if code == error.errno and error.filename is not None:
+        return error
+    reason = os.strerror(code) if code is not None else str(error)
+    return OSError(code, reason, str(path))
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
@@ -47,15 +72,6 @@ def write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` atomically."""
     with atomic_writer(path) as handle:
         handle.write(data)
-
-
-def remove_partial_files(folder: Path) -> int:
-    """Delete leftovers of interrupted atomic writes below ``folder``; return how many."""
-    removed = 0
-    for leftover in Path(folder).rglob(f".*{PARTIAL_SUFFIX}"):
-        leftover.unlink(missing_ok=True)
-        removed += 1
-    return removed
 
 
 def human_size(num_bytes: int) -> str:

@@ -17,3 +17,9 @@ CROISSANT_FILE = "croissant.json"
 DICOM_DIR = "dicom"  # dicom/PAT_0001/MR.dcm
 NIFTI_DIR = "nifti"  # nifti/PAT_0001_CT.nii.gz
 MANIFEST_FILE = "manifest-sha256.txt"
+RECORD_FILE = ".export-record.jsonl"  # what the export wrote (generator.export_record)
+LOCK_FILE = ".export-lock"  # one export at a time (generator.folder_lock)
+#: Entries that tools put into a dataset folder and that are not part of it: git's,
+#: the Hub's ``.gitattributes``, the bookkeeping of ``hf download --local-dir``
+#: (``.cache/huggingface``), and the export's own record and lock.
+IGNORED_ENTRIES = (".git", ".gitattributes", ".cache", RECORD_FILE, LOCK_FILE)

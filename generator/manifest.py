@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from generator.files import PARTIAL_SUFFIX, write_text
-from generator.layout import MANIFEST_FILE
+from generator.layout import IGNORED_ENTRIES, MANIFEST_FILE
 
-#: Folders that tools put into a dataset folder and that are not part of it:
-#: ``.cache/huggingface`` is the bookkeeping of ``hf download --local-dir``.
-IGNORED_DIRS = (".git", ".cache")
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](\S(?:.*\S)?)$")
 _CHUNK_BYTES = 1 << 20
 
@@ -35,10 +33,18 @@ class Verification:
     corrupted: tuple[str, ...]  # listed, on disk, digest differs
     extra: tuple[str, ...]  # on disk, not listed
     checked: int  # files listed in the manifest
+    unreadable: tuple[str, ...] = ()  # "path (reason)": a file or folder that cannot be read
+    links: tuple[str, ...] = ()  # symbolic links (an export holds none)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.corrupted or self.extra)
+        return not (self.missing or self.corrupted or self.extra or self.unreadable or self.links)
+
+    @property
+    def problems(self) -> int:
+        """How many files or folders fail."""
+        groups = (self.missing, self.corrupted, self.extra, self.unreadable, self.links)
+        return sum(len(group) for group in groups)
 
     def describe(self) -> str:
         """One line per problem, or a one-line success message."""
@@ -47,6 +53,8 @@ class Verification:
         lines = [f"missing: {path}" for path in self.missing]
         lines += [f"corrupted: {path}" for path in self.corrupted]
         lines += [f"extra: {path}" for path in self.extra]
+        lines += [f"unreadable: {item}" for item in self.unreadable]
+        lines += [f"link: {path}" for path in self.links]
         return "\n".join(lines)
 
 
@@ -59,41 +67,63 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def list_files(folder: Path) -> list[str]:
-    """Relative POSIX paths of every file below ``folder`` except the manifest itself.
+@dataclasses.dataclass(frozen=True)
+class FolderScan:
+    """What a folder holds, walked without following links (relative POSIX paths, sorted).
 
-    Leftovers of interrupted atomic writes and the folders in ``IGNORED_DIRS`` are skipped.
+    ``IGNORED_ENTRIES`` at the top, the manifest and leftovers of interrupted atomic
+    writes are left out of ``files``; see :func:`scan_folder`.
     """
+
+    files: tuple[str, ...]  # regular files
+    links: tuple[str, ...]  # symbolic links, to files or folders (not followed)
+    unreadable: tuple[str, ...]  # "path (reason)" of folders that could not be listed
+    partials: tuple[str, ...]  # leftovers of interrupted atomic writes
+
+
+def scan_folder(folder: Path) -> FolderScan:
+    """Walk ``folder`` (not following links) and sort what it holds into a ``FolderScan``."""
     folder = Path(folder)
-    found = []
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder)
-        if relative.parts[0] in IGNORED_DIRS or not path.is_file():
-            continue
-        if path.name.endswith(PARTIAL_SUFFIX) or relative.as_posix() == MANIFEST_FILE:
-            continue
-        found.append(relative.as_posix())
-    return sorted(found)
+    files, links, unreadable, partials = [], [], [], []
+
+    def on_error(error: OSError) -> None:
+        relative = Path(error.filename).relative_to(folder).as_posix()
+        unreadable.append(f"{relative} ({error.strerror or error})")
+
+    for root, dirs, names in os.walk(folder, onerror=on_error):
+        base = Path(root).relative_to(folder)
+        if base == Path("."):
+            dirs[:] = [name for name in dirs if name not in IGNORED_ENTRIES]
+            names = [name for name in names if name not in IGNORED_ENTRIES]
+        for name in sorted(dirs):
+            if (Path(root) / name).is_symlink():
+                links.append((base / name).as_posix())
+        dirs[:] = sorted(name for name in dirs if not (Path(root) / name).is_symlink())
+        for name in names:
+            relative = (base / name).as_posix()
+            if (Path(root) / name).is_symlink():
+                links.append(relative)
+            elif name.endswith(PARTIAL_SUFFIX):
+                partials.append(relative)
+            elif relative != MANIFEST_FILE:
+                files.append(relative)
+    return FolderScan(
+        files=tuple(sorted(files)),
+        links=tuple(sorted(links)),
+        unreadable=tuple(sorted(unreadable)),
+        partials=tuple(sorted(partials)),
+    )
 
 
-def write_manifest(
-    folder: Path,
-    paths: Iterable[str],
-    *,
-    on_progress: Callable[[int], object] = lambda done: None,
-) -> Path:
-    """Hash ``paths`` (relative to ``folder``) and write the manifest atomically; return its path.
-
-    ``on_progress(1)`` is called after each file.
-    """
-    folder = Path(folder)
+def write_manifest(folder: Path, digests: Mapping[str, str]) -> Path:
+    """Write the manifest of ``digests`` (relative path -> hex SHA-256) atomically; return
+    its path."""
     lines = []
-    for relative in sorted(paths):
+    for relative, digest in sorted(digests.items()):
         if "\n" in relative or "\\" in relative:
             raise ValueError(f"path cannot be written to a sha256sum manifest, got {relative!r}")
-        lines.append(f"{sha256_file(folder / relative)}  {relative}\n")
-        on_progress(1)
-    manifest = folder / MANIFEST_FILE
+        lines.append(f"{digest}  {relative}\n")
+    manifest = Path(folder) / MANIFEST_FILE
     write_text(manifest, "".join(lines))
     return manifest
 
@@ -135,18 +165,23 @@ def verify_manifest(
     """
     folder = Path(folder)
     entries = read_manifest(folder)
-    missing, corrupted = [], []
+    missing, corrupted, unreadable = [], [], []
     for relative, digest in sorted(entries.items()):
         path = folder / relative
-        if not path.is_file():
-            missing.append(relative)
-        elif sha256_file(path) != digest:
-            corrupted.append(relative)
+        try:
+            if path.is_symlink() or not path.is_file():
+                missing.append(relative)
+            elif sha256_file(path) != digest:
+                corrupted.append(relative)
+        except OSError as error:
+            unreadable.append(f"{relative} ({error.strerror or error})")
         on_progress(1)
-    extra = [relative for relative in list_files(folder) if relative not in entries]
+    scan = scan_folder(folder)
     return Verification(
         missing=tuple(missing),
         corrupted=tuple(corrupted),
-        extra=tuple(extra),
+        extra=tuple(relative for relative in scan.files if relative not in entries),
         checked=len(entries),
+        unreadable=tuple(unreadable) + scan.unreadable,
+        links=scan.links,
     )

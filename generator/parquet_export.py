@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from datasets.arrow_writer import ArrowWriter
 
 from generator.cohort import split_indices
 from generator.contract import BUILDER_SPLIT_NAMES, GenerationParameters
+from generator.export_record import Written, digest_files
 from generator.files import atomic_writer
 from generator.layout import DATA_DIR, PARTS_DIR
 from generator.modalities import MODALITIES
@@ -113,41 +113,6 @@ def file_names(config: str, parameters: GenerationParameters) -> dict[str, list[
     return names
 
 
-def config_is_complete(folder: Path, config: str, parameters: GenerationParameters) -> bool:
-    """Whether ``data/<config>`` holds exactly the expected files with the right row counts.
-
-    Files are written atomically, so a file on disk is whole; an interrupted assembly
-    leaves a set with gaps, which this detects.
-    """
-    directory = config_dir(folder, config)
-    if not directory.is_dir():
-        return False
-    present = {path.name for path in directory.iterdir() if SHARD_NAME.match(path.name)}
-    wanted_names = file_names(config, parameters)
-    if present != {name for names in wanted_names.values() for name in names}:
-        return False
-    for split, rows in expected_rows(parameters.num_patients).items():
-        try:
-            found = sum(
-                pq.ParquetFile(directory / name).metadata.num_rows for name in wanted_names[split]
-            )
-        except (OSError, ValueError):  # not a readable Parquet file
-            return False
-        if found != rows:
-            return False
-    return True
-
-
-def remove_config(folder: Path, config: str) -> None:
-    """Delete ``data/<config>`` Parquet files (only files named like shards) and its parts."""
-    directory = config_dir(folder, config)
-    if directory.is_dir():
-        for path in directory.iterdir():
-            if SHARD_NAME.match(path.name):
-                path.unlink()
-    shutil.rmtree(Path(folder) / PARTS_DIR / config, ignore_errors=True)
-
-
 @functools.lru_cache(maxsize=8)
 def features(config: str, image_size: int) -> datasets.Features:
     """The ``datasets`` features of ``config`` (cached)."""
@@ -190,6 +155,11 @@ class AssemblyJob:
     skip: int
     rows: int
 
+    @property
+    def relative_path(self) -> str:
+        """``data/<config>/<name>``."""
+        return f"{DATA_DIR}/{self.config}/{self.name}"
+
 
 def plan_assembly(
     config: str, parameters: GenerationParameters, chunk_size: int
@@ -206,20 +176,11 @@ def plan_assembly(
     return jobs
 
 
-def file_is_complete(folder: Path, job: AssemblyJob) -> bool:
-    """Whether ``job``'s file is on disk with its rows (written atomically, so whole)."""
-    path = config_dir(folder, job.config) / job.name
-    try:
-        return path.is_file() and pq.ParquetFile(path).metadata.num_rows == job.rows
-    except (OSError, ValueError):  # not a readable Parquet file
-        return False
+def assemble_file(folder: Path, parameters: GenerationParameters, job: AssemblyJob) -> Written:
+    """Write the Parquet file of ``job`` from its parts, atomically; return its rows and digest.
 
-
-def assemble_file(folder: Path, parameters: GenerationParameters, job: AssemblyJob) -> int:
-    """Write the Parquet file of ``job`` from its parts, atomically; return its rows.
-
-    Row groups of ``rows_per_group`` rows; the parts stay (``remove_parts`` removes them
-    once every file of the config is written).
+    Row groups of ``rows_per_group`` rows; the parts stay (the export removes them once
+    every file is written).
     """
     folder = Path(folder)
     directory = config_dir(folder, job.config)
@@ -242,12 +203,7 @@ def assemble_file(folder: Path, parameters: GenerationParameters, job: AssemblyJ
             remaining -= group.num_rows
             arrow_bytes += group.nbytes
         writer.add_key_value_metadata({ARROW_BYTES_KEY: str(arrow_bytes)})
-    return job.rows
-
-
-def remove_parts(folder: Path, config: str) -> None:
-    """Delete ``config``'s parts (after its files are written)."""
-    shutil.rmtree(Path(folder) / PARTS_DIR / config, ignore_errors=True)
+    return Written(job.rows, digest_files(folder, [directory / job.name]))
 
 
 class _PartRows:

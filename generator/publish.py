@@ -3,10 +3,12 @@
 Steps, each stopping with one clear line and a non-zero exit status on failure, so
 nothing is uploaded before the checks pass:
 
-1. the repo id is ``namespace/name`` in the Hub's alphabet;
+1. the arguments are well formed: the repo id is ``namespace/name`` by the Hub's rules,
+   the ``--revision`` a branch name, ``--workers`` at least 1, and a given ``--folder``
+   exists (only the default folder is exported first, with the default parameters, if
+   missing; a dry run just says so);
 2. a token exists (``HF_TOKEN`` or the cached ``hf auth login``); it is never printed;
-3. the folder exists (it is exported first, with the default parameters, if missing)
-   and matches its ``manifest-sha256.txt``;
+3. the folder is readable and matches its ``manifest-sha256.txt``;
 4. the Hub accepts the token (``whoami``) and it may write to the namespace;
 5. the dataset repo (and ``--revision`` branch) is created if missing;
 6. ``HfApi.upload_folder`` uploads exactly the manifest's files and the manifest.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import glob
+import json
 import os
 import re
 import sys
@@ -51,9 +54,10 @@ from generator.raw import IMAGES_DIR
 
 REPO_TYPE = "dataset"
 #: ``namespace/name``: letters, digits, ``-``, ``_``, ``.``; no leading or trailing
-#: ``-``/``.``, no ``--`` or ``..``, at most 96 characters each (the Hub's rules).
-_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
-_REPO_ID = re.compile(rf"^{_REPO_PART}/{_REPO_PART}$")
+#: ``-``/``.``, no ``--`` or ``..``, at most 96 characters each, no ``.git`` ending (the
+#: rules of ``huggingface_hub.utils.validate_repo_id``, with the namespace required).
+_REPO_PART = r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?"
+_REPO_ID = re.compile(rf"{_REPO_PART}/{_REPO_PART}")
 #: Remote folders the export owns: files there that the new export lacks are deleted
 #: in the upload (stale Parquet shards would otherwise be read as data).
 OWNED_REMOTE_PATTERNS = (f"{DATA_DIR}/*", f"{IMAGES_DIR}/*", "assets/*")
@@ -92,9 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--folder",
-        type=Path,
-        default=Path(DATASET_NAME),
-        help=f"export folder to upload; exported first if missing (default: {DATASET_NAME})",
+        help=f"export folder to upload (default: {DATASET_NAME}, exported first if missing)",
     )
     parser.add_argument(
         "--private", action="store_true", help="create the repository as private if it is new"
@@ -125,9 +127,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_repo_id(repo_id: str) -> None:
     """Raise ``PublishError`` unless ``repo_id`` is a well-formed ``namespace/name``."""
-    if not _REPO_ID.match(repo_id) or "--" in repo_id or ".." in repo_id:
+    if (
+        not isinstance(repo_id, str)
+        or not _REPO_ID.fullmatch(repo_id)
+        or "--" in repo_id
+        or ".." in repo_id
+        or repo_id.endswith(".git")
+    ):
         raise PublishError(
-            f"--repo-id must be NAMESPACE/NAME (letters, digits, '-', '_', '.'), got {repo_id!r}"
+            "--repo-id must be NAMESPACE/NAME (letters, digits, '-', '_', '.'; at most 96 "
+            f"each; no '--', '..', '-' or '.' at either end, or '.git' ending), got {repo_id!r}"
+        )
+
+
+def check_revision(revision: str | None) -> None:
+    """Raise ``PublishError`` unless ``revision`` is ``None`` or a non-blank branch name."""
+    if revision is not None and (
+        not isinstance(revision, str)
+        or not revision
+        or any(c.isspace() or not c.isprintable() for c in revision)
+    ):
+        raise PublishError(
+            f"--revision must be a branch name (no spaces or control characters), got {revision!r}"
         )
 
 
@@ -146,7 +167,23 @@ def upload_plan(folder: Path, *, with_medical: bool = False) -> list[tuple[str, 
         if with_medical or path.split("/")[0] not in OPT_IN_DIRS
     ]
     paths.append(MANIFEST_FILE)
-    return [(path, (folder / path).stat().st_size) for path in sorted(paths)]
+    with _reading():
+        return [(path, (folder / path).stat().st_size) for path in sorted(paths)]
+
+
+@contextlib.contextmanager
+def _reading() -> Iterator[None]:
+    """Turn a file or folder that cannot be read into a ``PublishError`` naming it."""
+    try:
+        yield
+    except OSError as error:
+        path = error.filename if error.filename is not None else "a file of the folder"
+        raise PublishError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _described(parameters: GenerationParameters) -> str:
+    """``name=value, ...`` of ``parameters``, for the line announcing an export."""
+    return ", ".join(f"{k}={v}" for k, v in parameters.as_dict().items())
 
 
 def prepare_folder(
@@ -162,14 +199,21 @@ def prepare_folder(
     That export is made with ``export_parameters`` (default: ``GenerationParameters()``).
     """
     folder = Path(folder)
-    if not folder.exists():
+    with _reading():
+        missing = not folder.exists()
+    if missing:
         parameters = export_parameters or GenerationParameters()
-        described = ", ".join(f"{k}={v}" for k, v in parameters.as_dict().items())
-        say(f"{folder} does not exist: exporting it first ({described})")
+        say(f"{folder} does not exist: exporting it first ({_described(parameters)})")
         try:
             export(folder, parameters, workers=workers, quiet=quiet)
         except ExportError as error:
             raise PublishError(f"export failed: {error}") from None
+    with _reading():
+        _check_folder(folder)
+
+
+def _check_folder(folder: Path) -> None:
+    """Raise ``PublishError`` unless ``folder`` is a finished export with the Hub's parts."""
     if not folder.is_dir():
         raise PublishError(f"--folder {folder} is not a folder")
     try:
@@ -218,6 +262,12 @@ def _hub_errors(step: str, token: str) -> Iterator[None]:
     """Turn Hub and network failures of ``step`` into a ``PublishError`` without the token."""
     try:
         yield
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:  # requests' is an OSError too
+        message = _scrub(str(error), token)
+        raise PublishError(
+            f"unexpected answer from the Hub while {step} (not JSON: {message}); rerun later",
+            EXIT_HUB,
+        ) from None
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else None
         if status in (401, 403):
@@ -245,24 +295,41 @@ def check_token(api: huggingface_hub.HfApi, token: str, repo_id: str) -> str:
     """
     with _hub_errors("checking the token", token):
         user = api.whoami(token=token)
-    name = user.get("name", "")
-    role = user.get("auth", {}).get("accessToken", {}).get("role")
+    name, role, orgs = _token_owner(user)
     if role == "read":
         raise PublishError(f"the token of {name} is read-only; use a token with write access")
-    namespaces = {name} | {org.get("name") for org in user.get("orgs", [])}
+    namespaces = {name} | orgs
     namespace = repo_id.split("/")[0]
     if namespace not in namespaces:
         raise PublishError(
             f"the token of {name} cannot write to namespace {namespace!r} "
-            f"(its user and organisations: {', '.join(sorted(n for n in namespaces if n))})"
+            f"(its user and organisations: {', '.join(sorted(namespaces))})"
         )
     return name
+
+
+def _token_owner(user: object) -> tuple[str, object, set[str]]:
+    """User name, token role and organisation names of a ``whoami`` answer."""
+    try:
+        name = user["name"]
+        role = user.get("auth", {}).get("accessToken", {}).get("role")
+        orgs = {org["name"] for org in user.get("orgs", [])}
+    except (AttributeError, KeyError, TypeError):
+        name, orgs = None, set()
+    if not (name and isinstance(name, str) and all(isinstance(org, str) for org in orgs)):
+        raise PublishError(
+            "unexpected answer from the Hub while checking the token (no user name and "
+            "organisations); rerun later",
+            EXIT_HUB,
+        )
+    return name, role, orgs
 
 
 def publish(
     repo_id: str,
     *,
-    folder: Path = Path(DATASET_NAME),
+    folder: Path | str | None = None,
+    export_if_missing: bool | None = None,
     private: bool = False,
     revision: str | None = None,
     dry_run: bool = False,
@@ -276,21 +343,43 @@ def publish(
     """Publish ``folder`` to the dataset repo ``repo_id``; return the commit URL (``None`` on
     a dry run). Raise ``PublishError`` (message, exit status) on any failure.
 
-    ``api`` is the ``HfApi`` to call (a stand-in in tests); ``export_parameters`` apply if
-    the folder must be exported first; ``with_medical`` uploads ``OPT_IN_DIRS`` too.
+    ``folder`` defaults to ``DATASET_NAME``; a missing folder is exported first (with
+    ``export_parameters``) if ``export_if_missing`` (default: only if ``folder`` is not
+    given, as on the command line), except on a dry run, which writes nothing. ``api`` is
+    the ``HfApi`` to call (a stand-in in tests); ``with_medical`` uploads ``OPT_IN_DIRS``.
+    Every argument is checked before anything is written, the token looked up or sent.
     """
     check_repo_id(repo_id)
+    check_revision(revision)
     if workers < 1:
         raise PublishError(f"--workers must be >= 1, got {workers}")
-    folder = Path(folder)
+    if folder is not None and not str(folder).strip():
+        raise PublishError(f"--folder must name a folder, got {str(folder)!r}")
+    if export_if_missing is None:
+        export_if_missing = folder is None
+    folder = Path(DATASET_NAME if folder is None else folder)
+    target = f"{hub_constants.ENDPOINT}/datasets/{repo_id}"
+    where = f"{target} (revision {revision or 'main'}{', private if new' if private else ''})"
+    with _reading():
+        missing = not folder.exists()
+    if missing and not export_if_missing:
+        raise PublishError(
+            f"--folder {folder} does not exist: check its spelling, or export it first with "
+            f"`python generator/export.py --out {folder}`"
+        )
+    if missing and dry_run:
+        parameters = export_parameters or GenerationParameters()
+        say(
+            f"dry run: {folder} does not exist; a real run would export it first "
+            f"({_described(parameters)}), then upload it to {where}"
+        )
+        return None
     token = None if dry_run else find_token()
     prepare_folder(
         folder, workers=workers, quiet=quiet, say=say, export_parameters=export_parameters
     )
     plan = upload_plan(folder, with_medical=with_medical)
     total = sum(size for _, size in plan)
-    target = f"{hub_constants.ENDPOINT}/datasets/{repo_id}"
-    where = f"{target} (revision {revision or 'main'}{', private if new' if private else ''})"
     if dry_run:
         for path, size in plan:
             say(f"  {path}  {human_size(size)}")

@@ -25,6 +25,7 @@ from pathlib import Path
 from generator.cohort import split_indices
 from generator.contract import BUILDER_SPLIT_NAMES, GenerationParameters
 from generator.dicom_export import dicom_relative_paths, write_dicom
+from generator.export_record import Written, digest_files
 from generator.nifti_export import nifti_relative_paths, write_nifti
 from generator.parquet_export import AssemblyJob, part_path, plan_assembly, write_part
 from generator.patient import Patient, generate_patient
@@ -116,9 +117,9 @@ class ChunkTask:
         paths = [p for name in self.formats for p in self.patient_files(folder, parameters, name)]
         return paths + [self.part(folder, config) for config in self.configs]
 
-    def is_done(self, folder: Path, parameters: GenerationParameters) -> bool:
-        """Whether every output is on disk (they are written atomically, so whole)."""
-        return all(path.is_file() for path in self.outputs(folder, parameters))
+    def relative_outputs(self, parameters: GenerationParameters) -> list[str]:
+        """Every file this task writes, relative to the export folder (POSIX)."""
+        return [path.as_posix() for path in self.outputs(Path(), parameters)]
 
 
 def export_tasks(
@@ -133,11 +134,12 @@ def export_tasks(
     return tasks
 
 
-def run_task(folder: Path, parameters: GenerationParameters, task: ChunkTask) -> int:
+def run_task(folder: Path, parameters: GenerationParameters, task: ChunkTask) -> Written:
     """Render ``task``'s patients once and write what is missing of its outputs.
 
-    Returns the number of patients of the task. Idempotent: a task whose outputs all
-    exist renders nothing, so a retried or resumed task writes the same bytes.
+    Returns the task's patient count and the digests of all its outputs. Idempotent: a
+    task whose outputs all exist renders nothing (a retried Ray task finds the files of
+    its dead attempt, whole since every write is atomic, and of the same bytes).
     """
     folder = Path(folder)
     formats = [
@@ -146,15 +148,14 @@ def run_task(folder: Path, parameters: GenerationParameters, task: ChunkTask) ->
         if not all(p.is_file() for p in task.patient_files(folder, parameters, name))
     ]
     configs = [c for c in task.configs if not task.part(folder, c).is_file()]
-    if not formats and not configs:
-        return len(task.indices)
-    patients = list(render_chunk(parameters, task.indices))
-    for patient in patients:
-        for name in formats:
-            PATIENT_FORMATS[name].write(folder, patient, parameters)
-    for config in configs:
-        write_part(task.part(folder, config), patients, config, parameters.num_patients)
-    return len(task.indices)
+    if formats or configs:
+        patients = list(render_chunk(parameters, task.indices))
+        for patient in patients:
+            for name in formats:
+                PATIENT_FORMATS[name].write(folder, patient, parameters)
+        for config in configs:
+            write_part(task.part(folder, config), patients, config, parameters.num_patients)
+    return Written(len(task.indices), digest_files(folder, task.outputs(folder, parameters)))
 
 
 def assembly_jobs(parameters: GenerationParameters, configs: Sequence[str]) -> list[AssemblyJob]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import csv
-import fnmatch
 import io
 import os
 import re
@@ -43,13 +42,13 @@ from generator.card import (
 from generator.contract import BUILDER_SPLIT_NAMES, DATASET_NAME, STAGES, GenerationParameters
 from generator.encoding import quantize_to_uint8 as quantize
 from generator.export import main
+from generator.layout import LOCK_FILE, RECORD_FILE
 from generator.manifest import MANIFEST_FILE, read_manifest, verify_manifest
 from generator.modalities import MODALITY_COLUMNS
 from generator.parquet_export import (
     MAX_ROW_GROUP_BYTES,
     MAX_SHARD_BYTES,
     ROW_GROUP_TARGET_BYTES,
-    config_is_complete,
     row_bytes_bound,
     rows_per_file,
     rows_per_group,
@@ -165,20 +164,28 @@ class TestCard:
         assert not configs["float32"].get("default")
         for name, entry in configs.items():
             paths = {item["split"]: item["path"] for item in entry["data_files"]}
-            assert paths == {s: f"data/{name}/{s}-*" for s in ("train", "validation", "test")}
+            assert paths == {
+                s: [f"data/{name}/{s}-00000-of-00001.parquet"]
+                for s in ("train", "validation", "test")
+            }
 
-    def test_data_files_match_only_parquet(self, folder):
+    def test_data_files_name_every_parquet_file_once(self, folder):
         card = DatasetCard.load(folder / "README.md")
         files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
-        matched = {
+        named = [
             path
             for entry in card.data.configs
             for item in entry["data_files"]
-            for path in files
-            if fnmatch.fnmatch(path, item["path"])
-        }
-        assert matched == {path for path in files if path.startswith("data/")}
-        assert all(path.endswith(".parquet") for path in matched)
+            for path in item["path"]
+        ]
+        assert sorted(named) == sorted(path for path in files if path.startswith("data/"))
+        assert all(path.endswith(".parquet") for path in named)
+
+    def test_a_missing_parquet_file_is_named_when_loading(self, folder, tmp_path, cache_dir):
+        copy = copy_of(folder, tmp_path)
+        (copy / "data" / "default" / "test-00000-of-00001.parquet").unlink()
+        with pytest.raises(FileNotFoundError, match=r"test-00000-of-00001\.parquet"):
+            datasets.load_dataset(str(copy), cache_dir=cache_dir)
 
     def test_dataset_info_agrees_with_the_data(self, folder, cache_dir):
         infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data)
@@ -316,16 +323,13 @@ class TestParquet:
                 row_group = metadata.row_group(group)
                 assert row_group.total_byte_size <= row_group.num_rows * bound
 
-    def test_incomplete_config_detected(self, folder, tmp_path):
+    def test_deleted_parquet_file_is_written_again(self, folder, tmp_path):
         copy = copy_of(folder, tmp_path)
-        parameters = GenerationParameters(NUM_PATIENTS, SIZE, 42)
-        assert config_is_complete(copy, "default", parameters)
-        assert not config_is_complete(
-            copy, "default", GenerationParameters(NUM_PATIENTS + 1, SIZE, 42)
-        )
-        (copy / "data" / "default" / "test-00000-of-00001.parquet").unlink()
-        assert not config_is_complete(copy, "default", parameters)
-        assert config_is_complete(copy, "float32", parameters)
+        deleted = copy / "data" / "default" / "test-00000-of-00001.parquet"
+        deleted.unlink()
+        assert main(["--out", str(copy), *SMALL]) == 0
+        assert deleted.read_bytes() == (folder / deleted.relative_to(copy)).read_bytes()
+        assert verify_manifest(copy).ok
 
 
 class TestManifest:
@@ -343,7 +347,7 @@ class TestManifest:
 
     def test_manifest_lists_every_file(self, folder):
         files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-        assert set(read_manifest(folder)) == files - {MANIFEST_FILE}
+        assert set(read_manifest(folder)) == files - {MANIFEST_FILE, RECORD_FILE, LOCK_FILE}
         assert {"README.md", "labels.csv", "assets/sample_grid.png"} <= files
         assert "assets/progression.png" in files
         assert "images/PAT_0001_MRI.npy" in files

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import shutil
+from types import SimpleNamespace
+
 import pytest
 
-from generator.files import atomic_writer, human_size, remove_partial_files, write_text
+from generator.files import atomic_writer, human_size, write_text
 
 
 def test_failed_write_leaves_neither_file_nor_partial(tmp_path):
@@ -24,12 +28,22 @@ def test_failed_rewrite_keeps_the_old_file(tmp_path):
     assert target.read_text() == "old\n"
 
 
-def test_partial_leftovers_are_swept(tmp_path):
-    (tmp_path / "images").mkdir()
-    (tmp_path / "images" / ".PAT_0001_CT.npy.77.partial").write_bytes(b"x")
-    (tmp_path / "keep.txt").write_text("")
-    assert remove_partial_files(tmp_path) == 1
-    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["keep.txt"]
+def test_short_write_on_a_full_disk_names_the_file_and_enospc(tmp_path, monkeypatch):
+    """numpy reports a short write without errno or file name; the error gets both."""
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(free=0))
+    target = tmp_path / "PAT_0001_MRI.npy"
+    with pytest.raises(OSError) as raised, atomic_writer(target) as handle:
+        handle.write(b"\x93NUMPY")
+        raise OSError("4096 requested and 4064 written")
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_write_errors_keep_their_errno_and_gain_the_file(tmp_path):
+    target = tmp_path / "labels.csv"
+    with pytest.raises(OSError) as raised, atomic_writer(target, "w"):
+        raise OSError(errno.EIO, "Input/output error")
+    assert raised.value.errno == errno.EIO and raised.value.filename == str(target)
 
 
 @pytest.mark.parametrize(

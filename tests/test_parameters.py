@@ -5,20 +5,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from generator.cohort import patient_id
 from generator.contract import (
     DEFAULT_IMAGE_SIZE,
     DEFAULT_NUM_PATIENTS,
     DEFAULT_SEED,
     GENERATOR_VERSION,
     MAX_IMAGE_SIZE,
+    MAX_NUM_PATIENTS,
+    MAX_SEED,
     MIN_IMAGE_SIZE,
     GenerationParameters,
 )
 from generator.export import main
+from generator.export_record import ExportRecord
+from generator.patient import generate_patient
+from generator.provenance import provenance
+from generator.random_streams import Stream, StreamFamily, stream_rng
 from open_multimodal_liver_cirrhosis import (
     OpenMultimodalLiverCirrhosis,
     OpenMultimodalLiverCirrhosisConfig,
@@ -31,13 +41,25 @@ NPY_ONLY = [*SMALL, "--formats", "npy"]
 OUT_OF_RANGE = (
     ("num_patients", 0, "num_patients=0"),
     ("num_patients", -3, "num_patients=-3"),
+    ("num_patients", MAX_NUM_PATIENTS + 1, f"num_patients={MAX_NUM_PATIENTS + 1}"),
+    ("num_patients", 10**20 - 1, "num_patients=99999999999999999999"),
+    ("num_patients", 10**30, f"num_patients={10**30}"),
     ("image_size", 16, "image_size=16"),
     ("image_size", MIN_IMAGE_SIZE - 1, f"image_size={MIN_IMAGE_SIZE - 1}"),
     ("image_size", MAX_IMAGE_SIZE + 1, f"image_size={MAX_IMAGE_SIZE + 1}"),
     ("seed", -1, "seed=-1"),
+    ("seed", MAX_SEED + 1, f"seed={MAX_SEED + 1}"),
+    ("seed", 2**64, f"seed={2**64}"),
 )
-NOT_INTEGERS = (True, False, np.True_, 64.0, 1.5, "20", None)
+#: The range each refusal states.
+RANGES = {
+    "num_patients": f"between 1 and {MAX_NUM_PATIENTS}",
+    "image_size": f"between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE}",
+    "seed": f"between 0 and {MAX_SEED}",
+}
+NOT_INTEGERS = (True, False, np.True_, 64.0, 1000.0, 1.5, "20", "1000", None, [10])
 FIELDS = ("num_patients", "image_size", "seed")
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def refusal(**values) -> str:
@@ -65,15 +87,56 @@ class TestValidation:
         )
 
     @pytest.mark.parametrize(
-        "values", [(1, MIN_IMAGE_SIZE, 0), (5, MAX_IMAGE_SIZE, 2**40), (1000, 224, 42)]
+        "values",
+        [(1, MIN_IMAGE_SIZE, 0), (MAX_NUM_PATIENTS, MAX_IMAGE_SIZE, MAX_SEED), (1000, 224, 42)],
     )
     def test_bounds_accepted(self, values):
         assert dataclasses.astuple(GenerationParameters(*values)) == values
 
+    def test_bounds(self):
+        assert MAX_NUM_PATIENTS == 100_000_000 and MAX_SEED == 2**32 - 1
+
     @pytest.mark.parametrize(("field", "value", "text"), OUT_OF_RANGE)
-    def test_out_of_range_names_field_and_value(self, field, value, text):
+    def test_out_of_range_names_field_value_and_range(self, field, value, text):
         message = refusal(**{field: value})
-        assert text in message and f"`{field}`" in message and "\n" not in message
+        assert message == f"`{field}` must be {RANGES[field]}, got {text}"
+
+    @pytest.mark.parametrize("field", FIELDS)
+    def test_an_int_too_long_to_print_is_refused_in_one_line(self, field):
+        """Above 4300 digits ``repr`` itself raises: the refusal still names the field."""
+        message = refusal(**{field: 10**5000})
+        assert (
+            message
+            == f"`{field}` must be {RANGES[field]}, got {field}=<an integer of about 5001 digits>"
+        )
+
+    def test_patient_ids_and_headers_hold_at_the_bounds(self):
+        """The largest id and the longest provenance line fit the NIfTI header fields."""
+        last = MAX_NUM_PATIENTS - 1
+        assert patient_id(last, MAX_NUM_PATIENTS) == "PAT_100000000"
+        assert len(patient_id(last, MAX_NUM_PATIENTS)) <= 24  # NIfTI-1 aux_file
+        patient = generate_patient(last, seed=MAX_SEED, image_size=MIN_IMAGE_SIZE)
+        largest = np.zeros((MAX_IMAGE_SIZE, MAX_IMAGE_SIZE), np.float32)
+        patient = dataclasses.replace(patient, images=dict.fromkeys(patient.images, largest))
+        line = provenance(patient, GenerationParameters(MAX_NUM_PATIENTS, MAX_IMAGE_SIZE, MAX_SEED))
+        assert line == f"generator {GENERATOR_VERSION} seed={MAX_SEED} index={last} size=1024"
+        assert len(f"synthetic {line}".encode("ascii")) <= 80  # NIfTI-1 descrip
+        assert json.loads(json.dumps(MAX_SEED)) == MAX_SEED
+
+    def test_a_seed_above_max_seed_would_alias_another_seed(self):
+        """Why MAX_SEED is one 32-bit word: SeedSequence pads its words with zeros.
+
+        Seed 2**32 + 5 would be the words (5, 1): patient 0's label stream would be
+        patient 1's of seed 5. Within the bound, the named streams differ.
+        """
+        aliased = stream_rng(2**32 + 5, 0, Stream.LABELS).random(4)
+        assert np.array_equal(aliased, stream_rng(5, 1, Stream.LABELS).random(4))
+        assert not np.array_equal(
+            stream_rng(MAX_SEED, 0, Stream.LABELS).random(4),
+            stream_rng(MAX_SEED - 1, 0, Stream.LABELS).random(4),
+        )
+        family = StreamFamily(MAX_SEED, MAX_NUM_PATIENTS - 1, "anatomy")
+        assert family.rng("liver").random() != family.rng("spleen").random()
 
     @pytest.mark.parametrize("field", FIELDS)
     @pytest.mark.parametrize("value", NOT_INTEGERS, ids=repr)
@@ -144,6 +207,11 @@ class TestRecord:
         with pytest.raises(ValueError, match=text):
             GenerationParameters.from_mapping(mapping)
 
+    def test_from_mapping_refuses_an_out_of_range_seed_from_an_older_export(self):
+        mapping = json.loads(generation_json(10, 32, 2**40, GENERATOR_VERSION))
+        with pytest.raises(ValueError, match=f"between 0 and {MAX_SEED}, got seed={2**40}"):
+            GenerationParameters.from_mapping(mapping)
+
     def test_from_mapping_refuses_a_json_boolean(self):
         mapping = json.loads(json.dumps(GenerationParameters().as_dict() | {"seed": True}))
         with pytest.raises(ValueError, match="`seed` must be an integer, got True"):
@@ -159,6 +227,35 @@ class TestExportCli:
         assert capsys.readouterr().err == f"export.py: error: {refusal(**{field: value})}\n"
         assert not out.exists()
 
+    @pytest.mark.parametrize(
+        ("flag", "value"),
+        [
+            ("--num-patients", "99999999999999999999"),  # was: OverflowError, a traceback
+            ("--num-patients", str(10**12)),  # was: no output for minutes (file lists)
+            ("--num-patients", str(MAX_NUM_PATIENTS + 1)),
+            ("--seed", str(MAX_SEED + 1)),
+            ("--seed", str(2**64)),
+        ],
+    )
+    def test_huge_value_exits_2_at_once_in_one_line_writing_nothing(self, tmp_path, flag, value):
+        out = tmp_path / "x"
+        result = subprocess.run(
+            [sys.executable, "generator/export.py", flag, value, "--out", str(out), "--quiet"],
+            cwd=REPOSITORY,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        field = flag[2:].replace("-", "_")
+        assert result.returncode == 2, result.stderr
+        assert result.stdout == ""
+        assert result.stderr == (
+            f"export.py: error: `{field}` must be {RANGES[field]}, got {field}={value}\n"
+        )
+        assert not out.exists()
+        assert list(tmp_path.iterdir()) == []
+
     def test_generation_json_holds_the_parameters_then_the_pixel_spacing(self, tmp_path):
         assert main(["--out", str(tmp_path), *NPY_ONLY, "--seed", "7"]) == 0
         written = (tmp_path / "generation.json").read_text()
@@ -167,32 +264,43 @@ class TestExportCli:
         record = json.loads(written)
         assert record["pixel_spacing_mm"] == {"MRI": 11.25, "CT": 11.25, "US": 5.273438}
 
-    def test_existing_generation_json_resumes(self, tmp_path):
-        (tmp_path / "generation.json").write_text(generation_json(10, 32, 42, GENERATOR_VERSION))
-        assert main(["--out", str(tmp_path), *NPY_ONLY]) == 0
-        assert len(list((tmp_path / "images").glob("*.npy"))) == 30
-
     @pytest.mark.parametrize(
-        ("text", "described"),
-        [
-            (
-                generation_json(10, 32, 42, "0.0.1"),
-                "generator_version=0.0.1, num_patients=10, image_size=32, seed=42",
-            ),
-            (
-                generation_json(11, 32, 42, GENERATOR_VERSION),
-                f"generator_version={GENERATOR_VERSION}, num_patients=11, image_size=32, seed=42",
-            ),
-            ("[1, 2]\n", "unreadable"),
-            ("{not json\n", "unreadable"),
-        ],
+        "text", [generation_json(10, 32, 42, GENERATOR_VERSION), "[1, 2]\n", "{not json\n"]
     )
-    def test_other_parameters_refused(self, tmp_path, capsys, text, described):
+    def test_a_generation_json_no_export_wrote_is_not_adopted(self, tmp_path, capsys, text):
         (tmp_path / "generation.json").write_text(text)
         assert main(["--out", str(tmp_path), *NPY_ONLY]) == 2
         error = capsys.readouterr().err
-        assert f"made with other parameters ({described})" in error and error.count("\n") == 1
+        assert "1 file(s) that no export wrote (generation.json)" in error
+        assert error.count("\n") == 1
+        assert [p.name for p in tmp_path.iterdir()] == ["generation.json"]
         assert (tmp_path / "generation.json").read_text() == text
+
+    @pytest.mark.parametrize(
+        ("recorded", "described"),
+        [
+            (
+                {"generator_version": "0.0.1"},
+                "generator_version=0.0.1, num_patients=10, image_size=32, seed=42",
+            ),
+            (
+                {"num_patients": 11},
+                f"generator_version={GENERATOR_VERSION}, num_patients=11, image_size=32, seed=42",
+            ),
+        ],
+    )
+    def test_other_parameters_refused(self, tmp_path, capsys, recorded, described):
+        """An export whose record names other parameters (another version: as if made by it)."""
+        assert main(["--out", str(tmp_path), *NPY_ONLY, "--num-patients", "10"]) == 0
+        record = ExportRecord.read(tmp_path)
+        record.parameters.update(recorded)
+        record.save()
+        before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        capsys.readouterr()
+        assert main(["--out", str(tmp_path), *NPY_ONLY]) == 2
+        error = capsys.readouterr().err
+        assert f"made with other parameters ({described})" in error and error.count("\n") == 1
+        assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 class TestBuilder:
@@ -206,17 +314,19 @@ class TestBuilder:
     @pytest.mark.parametrize(
         ("field", "value"),
         [(field, value) for field, value, _ in OUT_OF_RANGE]
-        + [(field, value) for field in FIELDS for value in (True, 64.0, "20")],
+        + [(field, value) for field in FIELDS for value in (True, 64.0, "20", None)],
     )
     def test_bad_value_same_message(self, tmp_path, field, value):
         expected = refusal(**{field: value})
+        cache = tmp_path / "cache"
         with pytest.raises(ValueError) as custom:
             OpenMultimodalLiverCirrhosisConfig(name="custom", **{field: value})
         with pytest.raises(ValueError) as predefined:
             OpenMultimodalLiverCirrhosis(
-                config_name="default", cache_dir=str(tmp_path), **{field: value}
+                config_name="default", cache_dir=str(cache), **{field: value}
             )
         assert str(custom.value) == str(predefined.value) == expected
+        assert not cache.exists()
 
     def test_changed_config_refused_when_read(self, tmp_path):
         builder = OpenMultimodalLiverCirrhosis(num_patients=12, cache_dir=str(tmp_path))

@@ -186,6 +186,7 @@ class TestPublish:
         publish(
             "alice/liver",
             folder=out,
+            export_if_missing=True,
             api=api,
             quiet=True,
             say=lines.append,
