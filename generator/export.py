@@ -45,6 +45,8 @@ from generator.contract import (
     DEFAULT_IMAGE_SIZE,
     DEFAULT_NUM_PATIENTS,
     DEFAULT_SEED,
+    MAX_NUM_PATIENTS,
+    MAX_SEED,
     GenerationParameters,
 )
 from generator.croissant import write_croissant
@@ -123,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-patients",
         type=int,
         default=DEFAULT_NUM_PATIENTS,
-        help=f"number of patients, >= 1 (default: {DEFAULT_NUM_PATIENTS})",
+        help=f"number of patients, 1..{MAX_NUM_PATIENTS} (default: {DEFAULT_NUM_PATIENTS})",
     )
     parser.add_argument(
         "--image-size",
@@ -135,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed",
         type=int,
         default=DEFAULT_SEED,
-        help=f"random seed, >= 0 (default: {DEFAULT_SEED})",
+        help=f"random seed, 0..{MAX_SEED} (default: {DEFAULT_SEED})",
     )
     parser.add_argument(
         "--workers",
