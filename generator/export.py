@@ -59,7 +59,7 @@ from generator.export_files import (
     TABLE_FILES,
     expected_files,
 )
-from generator.export_record import ExportRecord, Written, digest_files
+from generator.export_record import ExportRecord, digest_files
 from generator.extras import MissingExtraError, require
 from generator.files import write_text
 from generator.folder_lock import FolderBusyError, folder_lock
@@ -100,7 +100,12 @@ EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
 
 
 class ExportError(Exception):
-    """A problem the user can fix; its message is printed as one line."""
+    """A problem the user can fix; its message is printed as one line, and ``status`` is
+    the exit status (``EXIT_BAD_INPUT`` unless the run failed and a rerun resumes it)."""
+
+    def __init__(self, message: str, status: int = EXIT_BAD_INPUT):
+        super().__init__(message)
+        self.status = status
 
 
 class _Parser(argparse.ArgumentParser):
@@ -333,17 +338,6 @@ def export(
         raise ExportError(str(error)) from None
 
 
-def _recorder(record: ExportRecord, bar: tqdm, unit: str) -> Callable[[Written], None]:
-    """``on_done`` of a run: record what a job wrote, then advance ``bar`` by the job's
-    patients (``unit`` ``"patient"``) or by one (a file)."""
-
-    def on_done(done: Written) -> None:
-        record.wrote(done.digests)
-        bar.update(done.count if unit == "patient" else 1)
-
-    return on_done
-
-
 def _worker_count(workers: int, engine: str, jobs: int) -> int:
     """``--workers``, capped at the jobs to run and, for local processes, at this
     machine's CPUs (more processes than either only cost their start)."""
@@ -402,7 +396,9 @@ def _write_export(
                 )
             with tqdm(total=len(jobs), unit="file", desc="parquet", disable=quiet) as bar:
                 run(assemble_file, jobs, lambda done: (record.wrote(done.digests), bar.update()))
-    except (EngineError, MissingExtraError) as error:
+    except EngineError as error:
+        raise ExportError(str(error), EXIT_FAILED) from None
+    except MissingExtraError as error:
         raise ExportError(str(error)) from None
     # The Arrow parts are not part of a finished export; nor is a part an earlier run
     # was asked for, this one was not, and that is incomplete.
@@ -478,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ExportError as error:
         print(f"export.py: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return error.status
     except KeyboardInterrupt as interrupt:
         stopped = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
         print(f"export.py: {stopped}; rerun the same command to resume", file=sys.stderr)
