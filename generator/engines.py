@@ -74,6 +74,7 @@ def _init_worker(parent: int) -> None:
     """In a pool worker: leave Ctrl-C to the parent, which stops the pool, and die with
     the parent (process ``parent``) however it ends, ``kill -9`` included (Linux)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's handler, inherited by fork
     with contextlib.suppress(OSError, AttributeError):  # not Linux: the pool's own checks
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -45,6 +46,20 @@ def digest_files(folder: Path, paths: Iterable[Path]) -> dict[str, str]:
     """Relative POSIX path -> hex SHA-256 of each file ``paths`` (below ``folder``)."""
     folder = Path(folder)
     return {Path(p).relative_to(folder).as_posix(): sha256_file(Path(p)) for p in paths}
+
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def check_relative_path(relative: object) -> None:
+    """Raise ``ValueError`` unless ``relative`` is a POSIX path strictly inside a folder:
+    not absolute, no ``..``, ``.`` or empty part, no backslash or control character."""
+    if not isinstance(relative, str) or not relative or relative.startswith("/"):
+        raise ValueError(f"not a relative path: {relative!r}")
+    if any(part in ("", ".", "..") for part in relative.split("/")):
+        raise ValueError(f"not a plain relative path: {relative!r}")
+    if "\\" in relative or any(ord(character) < 32 for character in relative):
+        raise ValueError(f"unsafe path: {relative!r}")
 
 
 class RecordError(Exception):
@@ -77,21 +92,50 @@ class ExportRecord:
             raise RecordError(f"{path} cannot be read: {error}") from None
         if lines and not lines[-1].endswith("\n"):
             lines.pop()  # torn: the run was killed while appending it
-        entries = []
+        record = None
         for number, line in enumerate(lines, start=1):
             try:
-                entries.append(json.loads(line))
-            except ValueError:
-                raise RecordError(f"{path}:{number}: not a JSON line") from None
-        if not entries or entries[0].get("record") != RECORD_VERSION:
-            raise RecordError(f"{path}:1: not a version {RECORD_VERSION} export record")
-        record = cls(Path(folder), dict(entries[0]["parameters"]))
-        for entry in entries[1:]:
-            record.formats.update(entry.get("formats", ()))
-            record.digests.update(entry.get("wrote", {}))
-            for relative in entry.get("removed", ()):
-                record.digests.pop(relative, None)
+                entry = json.loads(line)
+                if record is None:
+                    record = cls._header(Path(folder), entry)
+                else:
+                    record._apply(entry)
+            except (ValueError, TypeError, KeyError):
+                raise RecordError(
+                    f"{path}:{number}: not a line of a version {RECORD_VERSION} export record"
+                ) from None
+        if record is None:
+            raise RecordError(f"{path} is empty")
         return record
+
+    @classmethod
+    def _header(cls, folder: Path, entry: object) -> ExportRecord:
+        """The record its first line starts; ``ValueError`` if it is not one."""
+        if not isinstance(entry, dict) or entry.get("record") != RECORD_VERSION:
+            raise ValueError("not a record header")
+        if not isinstance(entry["parameters"], dict):
+            raise ValueError("parameters are not a mapping")
+        return cls(folder, dict(entry["parameters"]))
+
+    def _apply(self, entry: object) -> None:
+        """Fold one journal line in; ``ValueError`` if it is malformed (a path that is not
+        a plain relative path below the folder included)."""
+        if not isinstance(entry, dict):
+            raise ValueError("not a mapping")
+        formats, wrote = entry.get("formats", []), entry.get("wrote", {})
+        removed = entry.get("removed", [])
+        if not (
+            isinstance(formats, list) and isinstance(wrote, dict) and isinstance(removed, list)
+        ):
+            raise ValueError("malformed entry")
+        for relative in [*wrote, *removed]:
+            check_relative_path(relative)
+        if not all(isinstance(d, str) and _DIGEST.fullmatch(d) for d in wrote.values()):
+            raise ValueError("not a SHA-256 digest")
+        self.formats.update(str(name) for name in formats)
+        self.digests.update(wrote)
+        for relative in removed:
+            self.digests.pop(relative, None)
 
     @classmethod
     def from_manifest(cls, folder: Path, format_entries: Mapping[str, str]) -> ExportRecord | None:
@@ -108,6 +152,11 @@ class ExportRecord:
                 return None
             parameters = json.loads((folder / PARAMETERS_FILE).read_text(encoding="utf-8"))
         except (ManifestError, OSError, ValueError):
+            return None
+        try:
+            for relative in listed:
+                check_relative_path(relative)
+        except ValueError:
             return None
         if not isinstance(parameters, dict):
             return None

@@ -156,16 +156,18 @@ def check_kept_files(
             return None
 
     gone, repaired = [], []
-    with (
-        concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool,
-        tqdm(total=len(recorded), unit="file", desc="checking", disable=quiet) as bar,
-    ):
-        for (relative, _), result in zip(recorded, pool.map(differs, recorded), strict=True):
-            if result is None:
-                gone.append(relative)
-            elif result:
-                repaired.append(relative)
-            bar.update()
+    pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
+    try:
+        with tqdm(total=len(recorded), unit="file", desc="checking", disable=quiet) as bar:
+            results = pool.map(differs, recorded)
+            for (relative, _), result in zip(recorded, results, strict=True):
+                if result is None:
+                    gone.append(relative)
+                elif result:
+                    repaired.append(relative)
+                bar.update()
+    finally:
+        pool.shutdown(cancel_futures=True)  # Ctrl-C: no hashing of the rest
     for relative in repaired:
         say(f"repairing {folder}/{relative}: its bytes are not those this export wrote")
         (folder / relative).unlink()

@@ -109,6 +109,27 @@ class TestForceNeverTouchesTheUsersFiles:
             assert "images is a symbolic link" in capsys.readouterr().err
         assert tree(outside) == kept
 
+    @pytest.mark.parametrize(
+        "line",
+        [
+            '{"wrote": {"../outside.txt": "' + "0" * 64 + '"}}',
+            '{"removed": ["/etc/hostname"]}',
+            '["not", "a", "mapping"]',
+            '{"wrote": {"images/a.npy": "not a digest"}}',
+        ],
+    )
+    def test_a_doctored_record_is_refused(self, reference, tmp_path, capsys, line):
+        """A record naming a path outside the folder would have ``--force`` delete it."""
+        outside = tmp_path / "outside.txt"
+        outside.write_text("mine")
+        copy = copy_of(reference, tmp_path)
+        with open(copy / RECORD_FILE, "a") as handle:
+            handle.write(line + "\n")
+        assert main(["--out", str(copy), *SMALL, "--num-patients", "9", "--force"]) == 2
+        assert "not a line of a version 1 export record" in capsys.readouterr().err
+        assert outside.read_text() == "mine"
+        assert export_files(copy) == export_files(reference)
+
     def test_force_removes_only_the_recorded_files(self, reference, tmp_path):
         copy = copy_of(reference, tmp_path)
         assert main(["--out", str(copy), *SMALL, "--num-patients", "9", "--force"]) == 0
