@@ -542,7 +542,8 @@ def calibration_checks(results: Sequence[dict]) -> list[dict]:
     return checks
 
 
-def _fmt(value: float) -> str:
+def format_metric(value: float) -> str:
+    """A metric with three decimals (``nan`` when undefined)."""
     return "nan" if math.isnan(value) else f"{value:.3f}"
 
 
@@ -565,10 +566,10 @@ def results_table(result: dict) -> str:
             r["modality"],
             MODEL_NAMES[r["model"]].format(pixels=pixels),
             r["selected"],
-            _fmt(r["auroc"]),
-            f"{_fmt(r['auroc_low'])} - {_fmt(r['auroc_high'])}",
-            _fmt(r["accuracy"]),
-            _fmt(r["macro_f1"]),
+            format_metric(r["auroc"]),
+            f"{format_metric(r['auroc_low'])} - {format_metric(r['auroc_high'])}",
+            format_metric(r["accuracy"]),
+            format_metric(r["macro_f1"]),
         )
         for r in result["results"]
     ]
@@ -623,7 +624,8 @@ def results_markdown(result: dict) -> str:
 def checks_text(result: dict) -> str:
     """The calibration checks, one ``PASS``/``FAIL`` line each."""
     return "\n".join(
-        f"calibration: {'PASS' if c['passed'] else 'FAIL'}  {c['check']}: {_fmt(c['value'])}"
+        f"calibration: {'PASS' if c['passed'] else 'FAIL'}  {c['check']}: "
+        f"{format_metric(c['value'])}"
         for c in result["calibration"]
     )
 
@@ -639,7 +641,7 @@ def _without_nan(value):
     return value
 
 
-def _write_json(path: Path, result: dict) -> None:
+def write_json(path: Path, result: dict) -> None:
     """Strict JSON (undefined metrics as ``null``), written atomically."""
     text = json.dumps(_without_nan(result), indent=2, allow_nan=False)
     write_text(path, text + "\n")
@@ -740,10 +742,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     result["measured_on"] = machine_description()
     if args.json:
-        _write_json(args.json, result)
+        write_json(args.json, result)
     is_default = not args.quick and command_line(result) == "python benchmarks/baselines.py"
     if args.write == "yes" or (args.write == "auto" and is_default):
-        _write_json(JSON_PATH, result)
+        write_json(JSON_PATH, result)
         write_text(MARKDOWN_PATH, results_markdown(result) + "\n")
         machine = describe_machine_markdown(result["measured_on"])
         replace_section(

@@ -24,7 +24,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 RESULTS_PATH = REPOSITORY / "benchmarks" / "results.md"
 
 #: The sections of ``results.md``, in the order they appear.
-SECTION_ORDER = ("performance", "scale", "baselines")
+SECTION_ORDER = ("performance", "scale", "baselines", "realism")
 
 _RESULTS_HEADER = """\
 # Benchmarks and baselines

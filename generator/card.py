@@ -11,6 +11,7 @@ read back from the Parquet files, in the form ``datasets`` writes itself).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -47,8 +48,30 @@ from generator.sample_grid import SAMPLE_GRID_FILE, first_patient_per_stage
 CARD_SOURCE = Path(__file__).resolve().parent.parent / "dataset_card.md"
 #: The baselines of the default dataset, written by ``python benchmarks/baselines.py``:
 #: a Markdown table and the JSON it was rendered from (which names the generator version).
-BASELINES_TABLE = CARD_SOURCE.parent / "benchmarks" / "baselines.md"
-BASELINES_JSON = CARD_SOURCE.parent / "benchmarks" / "baselines.json"
+_BENCHMARKS = CARD_SOURCE.parent / "benchmarks"
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineSource:
+    """A baselines table the card shows, its results (with ``generator_version``) and the
+    script that writes both (relative to the repository)."""
+
+    table: Path
+    results: Path
+    script: str
+
+
+#: The card's "Baselines": the feature and pixel models, then the CNN.
+BASELINE_SOURCES = (
+    BaselineSource(
+        _BENCHMARKS / "baselines.md", _BENCHMARKS / "baselines.json", "benchmarks/baselines.py"
+    ),
+    BaselineSource(
+        _BENCHMARKS / "cnn_baselines.md",
+        _BENCHMARKS / "cnn_baselines.json",
+        "benchmarks/cnn_baseline.py",
+    ),
+)
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 #: The Hub's ``size_categories`` buckets: (upper bound, exclusive; label).
 _SIZE_CATEGORIES = (
@@ -245,19 +268,24 @@ def progression_figure_markdown(labels: Sequence[Mapping[str, str]]) -> str:
     )
 
 
-def baselines_markdown(table: Path = BASELINES_TABLE, results: Path = BASELINES_JSON) -> str:
-    """The baselines table, refused if it was measured on another generator version."""
-    try:
-        measured_on = json.loads(results.read_text(encoding="utf-8"))["generator_version"]
-        text = table.read_text(encoding="utf-8").strip()
-    except (OSError, ValueError, KeyError) as error:
-        raise CardError(f"cannot read the baselines ({results}, {table}): {error}") from None
-    if measured_on != GENERATOR_VERSION:
-        raise CardError(
-            f"the baselines were measured on generator {measured_on}, this is "
-            f"{GENERATOR_VERSION}: rerun `python benchmarks/baselines.py`"
-        )
-    return text
+def baselines_markdown(sources: Sequence[BaselineSource] = BASELINE_SOURCES) -> str:
+    """The baselines tables, each refused if it was measured on another generator version."""
+    texts = []
+    for source in sources:
+        try:
+            results = json.loads(source.results.read_text(encoding="utf-8"))
+            measured_on = results["generator_version"]
+            texts.append(source.table.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CardError(
+                f"cannot read the baselines ({source.results}, {source.table}): {error}"
+            ) from None
+        if measured_on != GENERATOR_VERSION:
+            raise CardError(
+                f"the baselines of {source.table.name} were measured on generator "
+                f"{measured_on}, this is {GENERATOR_VERSION}: rerun `python {source.script}`"
+            )
+    return "\n\n".join(texts)
 
 
 def card_fields(folder: Path, parameters: GenerationParameters) -> dict[str, str]:

@@ -32,7 +32,8 @@ import generator.export
 import generator.parquet_export
 import generator.shards
 from generator.card import (
-    BASELINES_TABLE,
+    BASELINE_SOURCES,
+    BaselineSource,
     CardError,
     baselines_markdown,
     fill_placeholders,
@@ -234,17 +235,19 @@ class TestCard:
         first_f4 = next(row["patient_id"] for row in labels if row["fibrosis_stage"] == "F4")
         assert f"F4 {first_f4}" in (folder / "README.md").read_text()
 
-    def test_baselines_table_from_the_baselines_script(self, folder):
+    @pytest.mark.parametrize("source", BASELINE_SOURCES, ids=lambda s: s.table.name)
+    def test_baselines_tables_from_their_scripts(self, folder, source):
         text = (folder / "README.md").read_text()
-        table = BASELINES_TABLE.read_text().strip()
+        table = source.table.read_text().strip()
         assert "## Baselines" in text and table in text
         assert "| modality | model |" in table
 
     def test_baselines_of_another_version_refused(self, tmp_path):
-        results = tmp_path / "baselines.json"
+        results = tmp_path / "cnn_baselines.json"
         results.write_text(json.dumps({"generator_version": "0.0.1"}))
-        with pytest.raises(CardError, match=r"measured on generator 0\.0\.1.*rerun"):
-            baselines_markdown(BASELINES_TABLE, results)
+        stale = BaselineSource(BASELINE_SOURCES[1].table, results, "benchmarks/cnn_baseline.py")
+        with pytest.raises(CardError, match=r"generator 0\.0\.1.*rerun `python benchmarks/cnn"):
+            baselines_markdown([BASELINE_SOURCES[0], stale])
 
     def test_unknown_placeholder_refused(self):
         with pytest.raises(CardError, match="typo_field"):
