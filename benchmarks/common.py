@@ -24,7 +24,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 RESULTS_PATH = REPOSITORY / "benchmarks" / "results.md"
 
 #: The sections of ``results.md``, in the order they appear.
-SECTION_ORDER = ("performance", "scale", "baselines", "realism")
+SECTION_ORDER = ("performance", "scale", "baselines", "calibration", "realism")
 
 _RESULTS_HEADER = """\
 # Benchmarks and baselines

@@ -22,7 +22,13 @@ Prints one table; every figure is measured in the same run:
   ``np.load`` of the same patients' ``.npy`` files;
 - ``memory``: peak resident set size of a process preparing N and ``memory_factor`` x N
   patients (10 x N by default; default config, ``num_proc=1``), each in its own
-  process (``os.wait4``); it must stay flat as N grows.
+  process (``os.wait4``); it must stay flat as N grows;
+- ``peer``: images/s of ``generate_patient`` (3 images per patient) against TorchIO's
+  label-to-image pipeline (``RandomLabelsToImage``, ``RandomBlur``, ``RandomBiasField``,
+  ``RandomNoise``, one image from one of our label maps), both in one fresh process with
+  one thread, alternating rounds; the ratio per image against the target (>= 5 x) and
+  the single-process patients/s against its floor (>= 100), PASS or FAIL at 224 x 224.
+  TorchIO (and torch) are dev dependencies: without them its rows say ``skipped``.
 
 Timing figures are wall-clock on whatever else the machine is doing: run it on a quiet
 machine. Without ``--quick`` the table is also written to ``benchmarks/results.md``.
@@ -35,8 +41,10 @@ import contextlib
 import dataclasses
 import functools
 import json
+import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,10 +87,13 @@ class Sizes:
     num_patients: int  # the dataset prepared, exported, streamed and loaded
     image_size: int
     memory_factor: int = 10  # the memory benchmark prepares num_patients and this many times
+    peer_images: int = 150  # images per side and round of the TorchIO comparison
 
 
 FULL = Sizes(generation_patients=200, num_patients=1000, image_size=224)
-QUICK = Sizes(generation_patients=10, num_patients=40, image_size=32, memory_factor=5)
+QUICK = Sizes(
+    generation_patients=10, num_patients=40, image_size=32, memory_factor=5, peer_images=6
+)
 
 #: The stream family key of each modality; the other streams (labels, anatomy) are shared.
 MODALITY_STREAMS = {name_key(modality.name): modality.name for modality in REGISTRY}
@@ -555,6 +566,209 @@ def measure_targets(sizes: Sizes, workdir: Path) -> list[tuple]:
     ]
 
 
+# ------------------------------------------------------------- peer: TorchIO
+
+#: The issue's targets, which hold at 224 x 224 in one process: our images/s at least
+#: this many times TorchIO's label-to-image pipeline's, per image; and patients/s.
+PEER_RATIO_TARGET = 5.0
+GENERATION_FLOOR = 100.0  # patients/s
+TARGET_IMAGE_SIZE = 224
+PEER_ROUNDS = 3
+IMAGES_PER_PATIENT = len(MODALITIES)  # every patient renders one image per modality
+
+
+@dataclasses.dataclass(frozen=True)
+class PeerRates:
+    """Medians over alternating rounds of our generator and TorchIO's pipeline, per image.
+
+    ``torchio_images_per_second`` is None (and ``skipped`` says why) without TorchIO.
+    """
+
+    image_size: int
+    images: int  # per side and round (ours renders whole patients: up to 2 more)
+    rounds: int
+    ours_images_per_second: float
+    torchio_images_per_second: float | None
+    torchio_version: str | None
+    skipped: str | None = None
+
+    @property
+    def ours_patients_per_second(self) -> float:
+        return self.ours_images_per_second / IMAGES_PER_PATIENT
+
+    @property
+    def ratio(self) -> float | None:
+        """Our images/s over TorchIO's: how many times faster we make one image."""
+        if self.torchio_images_per_second is None:
+            return None
+        return self.ours_images_per_second / self.torchio_images_per_second
+
+
+def verdict(value: float, target: float, image_size: int) -> str:
+    """PASS if ``value >= target``, else FAIL; the targets are set at 224 x 224 only."""
+    if image_size != TARGET_IMAGE_SIZE:
+        return f"not at {TARGET_IMAGE_SIZE} px"
+    return "PASS" if value >= target else "FAIL"
+
+
+def torchio_pipeline():
+    """TorchIO's label-to-image pipeline at its default ranges: a Gaussian intensity per
+    label of the ``label`` map (mean in (0.1, 0.9), std in (0.01, 0.1)), then blur (std in
+    (0, 2) mm), a polynomial bias field (order 3, coefficients in (-0.5, 0.5)) and Gaussian
+    noise (std in (0, 0.25)). It writes the image ``image_from_labels``."""
+    import torchio as tio
+
+    return tio.Compose(
+        [
+            tio.RandomLabelsToImage(label_key="label", image_key="image_from_labels"),
+            tio.RandomBlur(),
+            tio.RandomBiasField(),
+            tio.RandomNoise(),
+        ]
+    )
+
+
+def _torchio_images(pipeline, label_maps: list) -> list[np.ndarray]:
+    """One float32 (S, S) image per (1, S, S, 1) label-map tensor (TorchIO is 4-D: C, W,
+    H, D), each a Subject of its own, as a user of TorchIO builds them."""
+    import torchio as tio
+
+    images = []
+    for label_map in label_maps:
+        subject = pipeline(tio.Subject(label=tio.LabelMap(tensor=label_map)))
+        images.append(subject["image_from_labels"].data[0, :, :, 0].numpy())
+    return images
+
+
+def _our_images(patients: int, image_size: int) -> list[np.ndarray]:
+    """Every image of patients ``0..patients-1``: each samples its labels and anatomy,
+    then renders one image and one label map per modality."""
+    images = []
+    for index in range(patients):
+        images += generate_patient(index, seed=DEFAULT_SEED, image_size=image_size).images.values()
+    return images
+
+
+def measure_peer(image_size: int, images: int, rounds: int = PEER_ROUNDS) -> PeerRates:
+    """Images/s of our generator and of TorchIO's pipeline, in this process, one thread.
+
+    Each round times ``images`` TorchIO images, each from one of our own label maps (of
+    patients ``0..``, every modality, made before timing: TorchIO gets them for free), and
+    the ``ceil(images / 3)`` whole patients ours needs for as many images. The sides
+    alternate which goes first; the figures are the medians over the rounds. torch is
+    pinned to one thread (``torch.set_num_threads(1)``, restored after) and every
+    BLAS/OpenMP pool to one (threadpoolctl), so both are single-process, single-thread.
+    """
+    import threadpoolctl
+
+    patients = math.ceil(images / IMAGES_PER_PATIENT)
+    try:
+        import torch
+        import torchio
+    except ImportError as error:  # a dev dependency: the rows say so
+        torch = torchio = None
+        skipped = f"{error.name or 'torchio'} not installed"
+    else:
+        skipped = None
+
+    ours, theirs = [], []
+    with threadpoolctl.threadpool_limits(limits=1):
+        _our_images(1, image_size)  # warm caches (pixel grids)
+        if torch is not None:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            torch.manual_seed(DEFAULT_SEED)  # the same random parameters in every run
+            pipeline = torchio_pipeline()
+            label_maps = [
+                torch.from_numpy(label_map)[None, :, :, None]
+                for index in range(patients)
+                for label_map in generate_patient(
+                    index, seed=DEFAULT_SEED, image_size=image_size
+                ).label_maps.values()
+            ][:images]
+            _torchio_images(pipeline, label_maps[:1])  # warm up
+        try:
+            for round_index in range(rounds):
+                sides = ["ours", "torchio"] if torch is not None else ["ours"]
+                for side in sides if round_index % 2 == 0 else sides[::-1]:
+                    start = time.perf_counter()
+                    if side == "ours":
+                        made = len(_our_images(patients, image_size))
+                        ours.append(made / (time.perf_counter() - start))
+                    else:
+                        made = len(_torchio_images(pipeline, label_maps))
+                        theirs.append(made / (time.perf_counter() - start))
+        finally:
+            if torch is not None:
+                torch.set_num_threads(threads)
+    return PeerRates(
+        image_size=image_size,
+        images=images,
+        rounds=rounds,
+        ours_images_per_second=statistics.median(ours),
+        torchio_images_per_second=statistics.median(theirs) if theirs else None,
+        torchio_version=torchio.__version__ if torchio is not None else None,
+        skipped=skipped,
+    )
+
+
+def run_peer(sizes: Sizes) -> PeerRates:
+    """``measure_peer`` in a fresh process, so torch is never loaded in this one (whose
+    process pools fork later) and neither side inherits this process's state."""
+    parameters = {"image_size": sizes.image_size, "images": sizes.peer_images}
+    command = [sys.executable, str(Path(__file__).resolve()), "--peer", json.dumps(parameters)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"peer benchmark failed ({result.returncode}):\n{result.stderr}")
+    return PeerRates(**json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def peer_rows(rates: PeerRates) -> list[tuple]:
+    """The peer figures and their two targets (ratio per image, patients/s) as rows."""
+    size = rates.image_size
+    case = f"{size} x {size}, 1 process, 1 thread, median of {rates.rounds} alternating rounds"
+    rows = [
+        _row(
+            "peer",
+            f"ours: generate_patient, {IMAGES_PER_PATIENT} images/patient, {case}",
+            rates.ours_images_per_second,
+            "images/s",
+        )
+    ]
+    ratio_case = f"ours / TorchIO images/s, per image (target >= {PEER_RATIO_TARGET:g})"
+    if rates.ratio is None:
+        rows.append(("peer", f"TorchIO label-to-image pipeline ({rates.skipped})", "skipped", "-"))
+        rows.append(("targets", ratio_case, "skipped", "-"))
+    else:
+        rows.append(
+            _row(
+                "peer",
+                f"TorchIO {rates.torchio_version}: RandomLabelsToImage, RandomBlur, "
+                f"RandomBiasField, RandomNoise on our label maps, {case}",
+                rates.torchio_images_per_second,
+                "images/s",
+            )
+        )
+        rows.append(
+            _row(
+                "targets",
+                ratio_case,
+                rates.ratio,
+                f"x ({verdict(rates.ratio, PEER_RATIO_TARGET, size)})",
+            )
+        )
+    patients = rates.ours_patients_per_second
+    rows.append(
+        _row(
+            "targets",
+            f"generation, {size} x {size}, 1 process (target >= {GENERATION_FLOOR:g})",
+            patients,
+            f"patients/s ({verdict(patients, GENERATION_FLOOR, size)})",
+        )
+    )
+    return rows
+
+
 # ------------------------------------------------------------------------- streaming
 
 _IMAGE_COLUMNS = tuple(MODALITY_COLUMNS.values())
@@ -679,6 +893,12 @@ How to read it:
   train row with its images as arrays; against `np.load` of the same `.npy` files.
 - `memory`: peak RSS of a fresh process running `download_and_prepare` (default config,
   `num_proc=1`), from `os.wait4`; a ratio near 1 means memory stays flat.
+- `peer`: our generator against TorchIO's label-to-image pipeline (`RandomLabelsToImage`,
+  `RandomBlur`, `RandomBiasField`, `RandomNoise`, default ranges), per image: TorchIO makes
+  one image from one of our label maps (made before timing), ours samples a patient's
+  anatomy and renders its 3 images (images/s = patients/s x 3). Both at the same size in
+  one fresh process, one thread (torch and BLAS pinned), alternating rounds; medians.
+  The targets (>= 5 x per image, >= 100 patients/s) are PASS or FAIL at 224 x 224.
 - Timings are wall-clock: other load on the machine slows them.
 """
 
@@ -689,6 +909,8 @@ def run_benchmarks(sizes: Sizes, workdir: Path, log: Callable[[str], object]) ->
     rows = []
     log("generation")
     rows += measure_generation(sizes)
+    log("peer: TorchIO")
+    rows += peer_rows(run_peer(sizes))
     log("download_and_prepare and memory")
     rows += measure_prepare_and_memory(sizes, workdir)
     folder = workdir / "export"
@@ -731,6 +953,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: auto)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one measured process
+    parser.add_argument("--peer", help=argparse.SUPPRESS)  # internal: the TorchIO comparison
     return parser
 
 
@@ -738,6 +961,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.child is not None:
         print(json.dumps(_child_prepare(json.loads(args.child))))
+        return 0
+    if args.peer is not None:
+        print(json.dumps(dataclasses.asdict(measure_peer(**json.loads(args.peer)))))
         return 0
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()

@@ -41,10 +41,10 @@ TISSUE_HU = {
     L.MUSCLE: 42.0,
     L.VISCERA: -85.0,  # mesenteric fat; bowel loops raise it (VISCERA_BOWEL_HU)
     L.BOWEL_GAS: -1000.0,
-    L.VERTEBRA: 260.0,  # cancellous bone; the cortex is CORTEX_HU
+    L.VERTEBRA: 226.0,  # cancellous bone at 25 y (bone_hu: the age model); cortex CORTEX_HU
     L.SPINAL_CANAL: 8.0,
-    L.AORTA: 48.0,
-    L.IVC: 45.0,
+    L.AORTA: 42.0,  # unenhanced blood (ANATOMY.md 3.1: 38-47 HU)
+    L.IVC: 40.0,
     L.KIDNEY: 30.0,
     L.SPLEEN: 46.0,
     L.DIAPHRAGM: 40.0,
@@ -54,19 +54,25 @@ TISSUE_HU = {
     L.SPOT: 55.0,  # liver; the spot's contrast is stamped on top
     L.REFLECTION: 55.0,  # ultrasound's finding: liver likewise
     L.RIB: 550.0,  # cortex and marrow averaged over the rib's cross-section
-    L.GALLBLADDER: 8.0,  # bile
+    L.GALLBLADDER: 3.0,  # bile, about water (ANATOMY.md 3.1: 1-5 HU)
 }
 _HU_TABLE = label_table(TISSUE_HU)
 CORTEX_HU = 900.0
 #: Cortical shell of the vertebral body, as a fraction of its radius.
 CORTEX_FRACTION = 0.18
-#: Liver density gained per unit of read-out severity (seed trend).
-LIVER_HU_PER_SEVERITY = 22.0
+#: Liver density gained per unit of read-out severity (seed trend; radiology has none,
+#: so it is kept small: the between-patient spread of F0 livers is this times READOUT_SD).
+LIVER_HU_PER_SEVERITY = 12.0
+#: L1 trabecular bone (ANATOMY.md 3.1, Jang 2019): 226 HU at 25 years, falling 2.5 HU a
+#: year, +7.5 HU in women before 50, SD 40 HU between patients; never below 40 HU.
+BONE_HU_AT_25, BONE_HU_PER_YEAR, BONE_HU_PREMENOPAUSAL, BONE_HU_SD = 226.0, -2.5, 7.5, 40.0
+BONE_HU_MIN = 40.0
 #: SD of the CT's own read-out of severity (severity units), independent of the other
 #: modalities' read-outs, so that fusing modalities helps. Calibrated so that the
-#: baselines' single-modality binary AUROC sits in the published 0.75-0.92 range while
-#: the seed trends (tests/test_trends.py) still hold.
-READOUT_SD = 0.50
+#: baselines' single-modality binary AUROC sits in the published 0.75-0.92 range on
+#: every seed of ``benchmarks/calibration.py`` while the seed trends
+#: (tests/test_trends.py) still hold.
+READOUT_SD = 0.66
 #: Per-patient fat density SD, HU.
 FAT_HU_SD = 6.0
 #: Bowel loops' density above the mesenteric fat, HU, and the loops' size (FOV).
@@ -94,6 +100,7 @@ class CtParameters:
 
     liver_hu: float
     fat_hu: float
+    bone_hu: float  # cancellous bone of the vertebral body
     liver_texture_hu: float
     spots: tuple[Finding, ...]  # (x, y, radius), FOV fractions
     vertebral_body: Ellipse  # whose outer shell is painted as cortex
@@ -117,9 +124,14 @@ def sample_ct_parameters(
         (0.8, 1.3),
         depth=0.75,
     )
+    bone_hu = BONE_HU_AT_25 + BONE_HU_PER_YEAR * (labels.age - 25)
+    if labels.sex == "F" and labels.age < 50:
+        bone_hu += BONE_HU_PREMENOPAUSAL
+    bone_hu += BONE_HU_SD * streams.rng("bone").standard_normal()
     return CtParameters(
         liver_hu=TISSUE_HU[L.LIVER] + LIVER_HU_PER_SEVERITY * readout,
         fat_hu=fat_hu,
+        bone_hu=max(bone_hu, BONE_HU_MIN),
         liver_texture_hu=LIVER_TEXTURE_HU + LIVER_TEXTURE_HU_PER_SEVERITY * severity,
         spots=spots,
         vertebral_body=anatomy.spine.vertebral_body,
@@ -146,6 +158,7 @@ def render_ct(params: CtParameters, scene: Scene) -> Rendering:
     table = _HU_TABLE.copy()
     table[L.LIVER] = params.liver_hu
     table[L.SUBCUTANEOUS_FAT] = params.fat_hu
+    table[L.VERTEBRA] = params.bone_hu
     # Mesenteric fat keeps its offset from the patient's subcutaneous fat.
     table[L.VISCERA] = params.fat_hu + (TISSUE_HU[L.VISCERA] - TISSUE_HU[L.SUBCUTANEOUS_FAT])
     hu = table[label_map]

@@ -101,6 +101,7 @@ class TestRunScript:
             "loading",
             "targets",
             "memory",
+            "peer",
         }
         cases = {(row[0], row[1]) for row in rows}
         for modality in MODALITIES:
@@ -108,15 +109,124 @@ class TestRunScript:
             assert ("generation / draw floor", modality) in cases
         assert any(case.endswith("num_proc=2") for _, case in cases)
         assert any(case.startswith("peak RSS preparing") for _, case in cases)
+        peer = [row[1] for row in rows if row[0] == "peer"]
+        assert len(peer) == 2 and peer[0].startswith("ours: generate_patient")
+        assert "TorchIO" in peer[1]
+        size = run.QUICK.image_size
+        assert ("targets", TestPeer.RATIO) in cases
+        assert ("targets", f"generation, {size} x {size}, 1 process (target >= 100)") in cases
 
     def test_every_value_is_a_positive_number(self, run_quick):
         for benchmark, case, value, unit in _table(run_quick.stdout, run.TABLE_HEADERS):
+            if value == "skipped":  # only the TorchIO rows, and only without TorchIO
+                assert importlib.util.find_spec("torchio") is None, (benchmark, case)
+                assert "TorchIO" in case
+                continue
             number = float(value)
             assert math.isfinite(number) and number > 0, (benchmark, case, value)
             assert unit
 
     def test_quick_writes_nothing(self, run_quick):
         assert not run_quick.wrote_default_files
+
+
+#: Peer figures made up for the row logic: ours 6 x TorchIO, 200 patients/s.
+_RATES = run.PeerRates(
+    image_size=224,
+    images=60,
+    rounds=3,
+    ours_images_per_second=600.0,
+    torchio_images_per_second=100.0,
+    torchio_version="1.2.1",
+)
+
+
+def _peer_cells(rates) -> dict[str, tuple[str, str, str]]:
+    """The peer rows by case: (benchmark, value, unit)."""
+    return {case: (benchmark, value, unit) for benchmark, case, value, unit in run.peer_rows(rates)}
+
+
+class TestPeer:
+    """The TorchIO comparison: its measurement on a tiny input, its ratio and verdicts."""
+
+    RATIO = "ours / TorchIO images/s, per image (target >= 5)"
+    FLOOR = "generation, 224 x 224, 1 process (target >= 100)"
+
+    def test_measures_both_sides_on_a_tiny_input(self):
+        torchio = pytest.importorskip("torchio")
+        import torch
+
+        threads = torch.get_num_threads()
+        rates = run.measure_peer(64, 2, rounds=2)
+        assert rates.image_size == 64 and rates.images == 2 and rates.rounds == 2
+        ours, theirs = rates.ours_images_per_second, rates.torchio_images_per_second
+        assert ours > 0 and theirs > 0 and math.isfinite(ours) and math.isfinite(theirs)
+        assert rates.ratio == pytest.approx(ours / theirs)
+        assert rates.ours_patients_per_second == pytest.approx(ours / len(MODALITIES))
+        assert rates.torchio_version == torchio.__version__ and rates.skipped is None
+        assert torch.get_num_threads() == threads  # the pin to one thread is undone
+
+    def test_torchio_makes_one_image_per_label_map_of_ours(self):
+        pytest.importorskip("torchio")
+        import torch
+
+        from generator.patient import generate_patient
+
+        patient = generate_patient(0, seed=42, image_size=32)
+        maps = [torch.from_numpy(m)[None, :, :, None] for m in patient.label_maps.values()]
+        images = run._torchio_images(run.torchio_pipeline(), maps)
+        assert len(images) == len(MODALITIES)
+        for image in images:
+            assert image.shape == (32, 32) and image.dtype == np.float32
+            assert np.isfinite(image).all() and image.std() > 0
+
+    def test_without_torchio_the_measure_says_skipped(self, monkeypatch):
+        monkeypatch.setitem(sys.modules, "torchio", None)  # import torchio raises
+        rates = run.measure_peer(32, 2, rounds=1)
+        assert rates.ours_images_per_second > 0
+        assert rates.torchio_images_per_second is None and rates.ratio is None
+        assert rates.skipped == "torchio not installed" and rates.torchio_version is None
+
+    @pytest.mark.parametrize(
+        ("value", "target", "size", "expected"),
+        [
+            (5.0, 5.0, 224, "PASS"),
+            (7.3, 5.0, 224, "PASS"),
+            (4.99, 5.0, 224, "FAIL"),
+            (99.9, 100.0, 224, "FAIL"),
+            (9.0, 5.0, 32, "not at 224 px"),
+        ],
+    )
+    def test_verdict(self, value, target, size, expected):
+        assert run.verdict(value, target, size) == expected
+
+    def test_rows_pass(self):
+        cells = _peer_cells(_RATES)
+        assert cells[self.RATIO] == ("targets", "6", "x (PASS)")
+        assert cells[self.FLOOR] == ("targets", "200", "patients/s (PASS)")
+        peer = [(value, unit) for benchmark, value, unit in cells.values() if benchmark == "peer"]
+        assert peer == [("600", "images/s"), ("100", "images/s")]  # ours, then TorchIO
+
+    def test_rows_fail(self):
+        slow = dataclasses.replace(
+            _RATES, ours_images_per_second=270.0, torchio_images_per_second=60.0
+        )
+        cells = _peer_cells(slow)
+        assert cells[self.RATIO] == ("targets", "4.5", "x (FAIL)")
+        assert cells[self.FLOOR] == ("targets", "90.0", "patients/s (FAIL)")
+
+    def test_rows_without_torchio_say_skipped(self):
+        rates = dataclasses.replace(
+            _RATES,
+            ours_images_per_second=330.0,
+            torchio_images_per_second=None,
+            torchio_version=None,
+            skipped="torchio not installed",
+        )
+        cells = _peer_cells(rates)
+        assert cells["TorchIO label-to-image pipeline (torchio not installed)"][1] == "skipped"
+        assert cells[self.RATIO] == ("targets", "skipped", "-")
+        assert cells[self.FLOOR] == ("targets", "110", "patients/s (PASS)")
 
 
 class TestBaselinesScript:
@@ -161,8 +271,8 @@ class TestBaselinesScript:
         assert len(result["results"]) == 9
         rows = _table(baselines_quick.stdout, baselines.TABLE_HEADERS)
         for row, record in zip(rows, result["results"], strict=True):
-            assert row[5] == baselines._fmt(record["accuracy"])
-            assert row[3] == baselines._fmt(
+            assert row[5] == baselines.format_metric(record["accuracy"])
+            assert row[3] == baselines.format_metric(
                 math.nan if record["auroc"] is None else record["auroc"]
             )
 

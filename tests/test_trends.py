@@ -11,7 +11,11 @@ stage, with thresholds chosen to hold for other seeds too, not only for the test
 Checked for generator 3.0.0 with seeds 7, 2024 and 1: every test holds except, on seed
 7, ultrasound reflections' F3 < F4 pixel means (29.1 against 27.5 pixels a patient):
 their expected difference is small beside the Poisson count and the probe's partial
-view of the liver.
+view of the liver. Generator 3.1.0 reads CT severity with more noise (``ct.READOUT_SD``
+0.50 -> 0.66, for the AUROC range on every seed). Its CT tests, rechecked on seeds 7,
+2024 and 1, hold except on seed 2024, where spots fail twice: they show in 56 % of
+F3-F4 livers (the test asks 60 %), and F3 has more spot pixels than F4 (13.3 against
+12.3 a patient).
 """
 
 from __future__ import annotations
