@@ -52,6 +52,7 @@ from sklearn.preprocessing import StandardScaler
 from benchmarks.common import (
     REPOSITORY,
     describe_machine_markdown,
+    eroded,
     machine_description,
     markdown_table,
     process_pool,
@@ -116,16 +117,6 @@ def _box3(image: np.ndarray) -> np.ndarray:
     )
 
 
-def _eroded(mask: np.ndarray) -> np.ndarray:
-    """``mask`` eroded by one pixel (4-neighbourhood)."""
-    inner = mask.copy()
-    inner[1:, :] &= mask[:-1, :]
-    inner[:-1, :] &= mask[1:, :]
-    inner[:, 1:] &= mask[:, :-1]
-    inner[:, :-1] &= mask[:, 1:]
-    return inner
-
-
 def _glcm_features(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """Grey-level co-occurrence (offset 1, horizontal + vertical, symmetric) inside ``mask``."""
     levels = np.minimum((image * GLCM_LEVELS).astype(np.intp), GLCM_LEVELS - 1)
@@ -187,7 +178,7 @@ def region_features(image: np.ndarray, label_map: np.ndarray) -> dict[str, float
     values = image[liver]
     for name, value in _intensity_features(values).items():
         features[f"liver_{name}"] = value
-    inner = _eroded(_eroded(liver))
+    inner = eroded(liver, 2)
     detail = (image - _box3(image))[inner]
     features["liver_detail_sd"] = float(detail.std()) if detail.size > 1 else math.nan
     if values.size > 1 and inner.any():
@@ -198,7 +189,7 @@ def region_features(image: np.ndarray, label_map: np.ndarray) -> dict[str, float
         features["liver_bright_fraction"] = math.nan
     for name, value in _glcm_features(image, liver).items():
         features[f"liver_glcm_{name}"] = value
-    outline = int((liver & ~_eroded(liver)).sum())
+    outline = int((liver & ~eroded(liver, 1)).sum())
     features["liver_outline"] = outline / math.sqrt(area) if area else math.nan
     spleen = label_map == SPLEEN
     features["spleen_area"] = float(spleen.mean())

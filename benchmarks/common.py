@@ -18,6 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from generator.files import write_text
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -165,3 +167,17 @@ def process_pool(workers: int) -> multiprocessing.pool.Pool:
     """A process pool; fork (where available) skips re-importing the libraries per worker."""
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else None).Pool(workers)
+
+
+def eroded(mask: np.ndarray, steps: int) -> np.ndarray:
+    """``mask`` eroded by ``steps`` pixels (4-neighbourhood; the image edge erodes
+    nothing: outside the image counts as inside the mask)."""
+    mask = np.asarray(mask, dtype=bool)
+    for _ in range(steps):
+        inner = mask.copy()
+        inner[1:, :] &= mask[:-1, :]
+        inner[:-1, :] &= mask[1:, :]
+        inner[:, 1:] &= mask[:, :-1]
+        inner[:, :-1] &= mask[:, 1:]
+        mask = inner
+    return mask

@@ -67,6 +67,7 @@ import scipy.stats
 
 from benchmarks.common import (
     describe_machine_markdown,
+    eroded,
     machine_description,
     markdown_table,
     process_pool,
@@ -166,20 +167,6 @@ def table_markdown(rows: Sequence[Row]) -> str:
 
 
 # --------------------------------------------------------------------------- estimators
-
-
-def eroded(mask: np.ndarray, steps: int) -> np.ndarray:
-    """``mask`` eroded by ``steps`` pixels (4-neighbourhood; the image edge erodes
-    nothing: outside the image counts as inside the mask)."""
-    mask = np.asarray(mask, dtype=bool)
-    for _ in range(steps):
-        inner = mask.copy()
-        inner[1:, :] &= mask[:-1, :]
-        inner[:-1, :] &= mask[1:, :]
-        inner[:, 1:] &= mask[:, :-1]
-        inner[:, :-1] &= mask[:, 1:]
-        mask = inner
-    return mask
 
 
 def erosion_steps(depth_mm: float, spacing_mm: float) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks.common import eroded
 from generator import label_ids as A
 from generator import sample_labels
 from generator.contract import STAGES
@@ -37,18 +38,6 @@ def _box3(image: np.ndarray) -> np.ndarray:
     )
 
 
-def _eroded(mask: np.ndarray, steps: int) -> np.ndarray:
-    """``mask`` eroded by ``steps`` pixels (4-neighbourhood)."""
-    for _ in range(steps):
-        inner = mask.copy()
-        inner[1:, :] &= mask[:-1, :]
-        inner[:-1, :] &= mask[1:, :]
-        inner[:, 1:] &= mask[:, :-1]
-        inner[:, :-1] &= mask[:, 1:]
-        mask = inner
-    return mask
-
-
 def liver_mean(patient, modality: str) -> float:
     """Mean intensity inside the liver."""
     return float(patient.images[modality][patient.liver_mask(modality)].mean())
@@ -57,7 +46,7 @@ def liver_mean(patient, modality: str) -> float:
 def bright_outlier_fraction(patient, modality: str, threshold_sd: float = 6.0) -> float:
     """Fraction of inner-liver pixels whose 3 x 3 mean exceeds the liver median by
     ``threshold_sd`` robust standard deviations: bright focal structures (nodules, spots)."""
-    inner = _eroded(patient.liver_mask(modality), 2)
+    inner = eroded(patient.liver_mask(modality), 2)
     smooth = _box3(patient.images[modality].astype(np.float64))[inner]
     median = np.median(smooth)
     robust_sd = 1.4826 * np.median(np.abs(smooth - median))
@@ -68,7 +57,7 @@ def speckle_correlation(patient, modality: str = "US", lag: int = 2) -> float:
     """Correlation of inner-liver intensities ``lag`` pixels apart (both axes): speckle
     grain size, i.e. texture coarseness."""
     image = patient.images[modality].astype(np.float64)
-    inner = _eroded(patient.liver_mask(modality), lag + 1)
+    inner = eroded(patient.liver_mask(modality), lag + 1)
     correlations = []
     for base, shifted, both_inside in (
         (image[:-lag, :], image[lag:, :], inner[lag:, :] & inner[:-lag, :]),
