@@ -26,7 +26,7 @@ from generator.contract import GenerationParameters
 from generator.export_files import FORMAT_ENTRIES, claims
 from generator.export_record import ExportRecord, RecordError
 from generator.files import PARTIAL_SUFFIX
-from generator.layout import MANIFEST_FILE
+from generator.layout import MANIFEST_FILE, RECORD_FILE
 from generator.manifest import scan_folder, sha256_file
 
 #: ``generation.json``'s key for the pixel spacing of every modality, mm (derived from
@@ -86,7 +86,9 @@ def take_over(
         ) from None
     if record is None:
         record = ExportRecord.from_manifest(out, FORMAT_ENTRIES)
-    present = list(scan.files) + [_partial_target(p) for p in scan.partials]
+    # A partial of the record itself is the leftover of a killed save: bookkeeping.
+    partials = [p for p in scan.partials if _partial_target(p) != RECORD_FILE]
+    present = list(scan.files) + [_partial_target(p) for p in partials]
     if record is None:
         if present:
             raise OwnershipError(
@@ -119,6 +121,7 @@ def take_over(
         _remove(out, present + list(scan.partials))
         fresh = True
     if fresh:
+        _remove(out, scan.partials)  # only the record's, or the replaced export's
         record = ExportRecord(out, parameters.as_dict())
         record.save()
     else:

@@ -117,7 +117,8 @@ def drawn_points(events: list[str]) -> list[tuple[int, str, str]]:
     for number, name in enumerate(events, start=1):
         by_stage[stage_of(name)].append(number)
     draw = random.Random(SEED)
-    points = []
+    # The first event, both ways: the record's first save, before any other file.
+    points = [(1, "before", stage_of(events[0])), (1, "after", stage_of(events[0]))]
     for stage, numbers in sorted(by_stage.items()):
         for number in draw.sample(numbers, min(POINTS_PER_STAGE, len(numbers))):
             points.append((number, draw.choice(("before", "after")), stage))
