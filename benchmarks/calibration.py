@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    size = QUICK if args.quick else {"num_patients": DEFAULT_NUM_PATIENTS,
-                                     "image_size": DEFAULT_IMAGE_SIZE}  # fmt: skip
+    full = {"num_patients": DEFAULT_NUM_PATIENTS, "image_size": DEFAULT_IMAGE_SIZE}
+    size = QUICK if args.quick else full
     started = time.perf_counter()
     sections, rows = [], []
     for seed in args.seeds:

@@ -59,7 +59,7 @@ from generator.export_files import (
     TABLE_FILES,
     expected_files,
 )
-from generator.export_record import ExportRecord, digest_files
+from generator.export_record import ExportRecord, Written, digest_files
 from generator.extras import MissingExtraError, require
 from generator.files import write_text
 from generator.folder_lock import FolderBusyError, folder_lock
@@ -389,13 +389,19 @@ def _write_export(
                 desc="patients",
                 disable=quiet,
             ) as bar:
-                run(
-                    run_task,
-                    todo,
-                    lambda done: (record.wrote(done.digests), bar.update(done.count)),
-                )
+
+                def task_done(done: Written) -> None:
+                    record.wrote(done.digests)
+                    bar.update(done.count)
+
+                run(run_task, todo, task_done)
             with tqdm(total=len(jobs), unit="file", desc="parquet", disable=quiet) as bar:
-                run(assemble_file, jobs, lambda done: (record.wrote(done.digests), bar.update()))
+
+                def file_done(done: Written) -> None:
+                    record.wrote(done.digests)
+                    bar.update()
+
+                run(assemble_file, jobs, file_done)
     except EngineError as error:
         raise ExportError(str(error), EXIT_FAILED) from None
     except MissingExtraError as error:

@@ -7,6 +7,7 @@ else's without listing millions of names).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from generator.cohort import patient_id, split_indices
@@ -75,8 +76,10 @@ def expected_files(parameters: GenerationParameters, formats: tuple[str, ...]) -
     return names
 
 
+@functools.lru_cache(maxsize=4)
 def chunk_counts(num_patients: int) -> dict[str, int]:
-    """Chunk tasks of each builder split (``generator.shards.export_tasks``)."""
+    """Chunk tasks of each builder split (``generator.shards.export_tasks``); cached, as
+    :func:`claims` asks it once per Arrow part in the folder. Do not modify the result."""
     return {
         BUILDER_SPLIT_NAMES[split]: len(chunks(indices, PATIENTS_PER_CHUNK))
         for split, indices in split_indices(num_patients).items()

@@ -145,9 +145,9 @@ def check_kept_files(
     workers: int,
     quiet: bool,
     say: Callable[[str], object],
-) -> list[str]:
+) -> None:
     """Hash every recorded file; remove (and unrecord) those whose bytes differ or that
-    are gone, saying so for the former; return the repaired paths."""
+    are gone, saying so for the former."""
     folder = record.folder
     recorded = sorted(record.digests.items())
 
@@ -175,4 +175,3 @@ def check_kept_files(
         say(f"repairing {folder}/{relative}: its bytes are not those this export wrote")
         (folder / relative).unlink()
     record.removed(gone + repaired)
-    return repaired

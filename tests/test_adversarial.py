@@ -301,8 +301,8 @@ class TestSignals:
         while time.monotonic() < deadline and any(alive(pid) for pid in workers):
             time.sleep(0.1)
         assert not [pid for pid in workers if alive(pid)]
-        assert main(["--out", str(out), "--num-patients", "400", "--image-size", "64",
-                     "--quiet", "--workers", "2"]) == 0  # fmt: skip
+        flags = ["--num-patients", "400", "--image-size", "64", "--quiet", "--workers", "2"]
+        assert main(["--out", str(out), *flags]) == 0
         assert verify_manifest(out).ok
 
 
@@ -377,8 +377,8 @@ class TestWorkers:
             sizes.append(max_workers)
             return real_pool(max_workers=max_workers, **kwargs)
 
-        monkeypatch.setattr(generator.engines.concurrent.futures, "ProcessPoolExecutor",
-                            recording_pool)  # fmt: skip
+        futures = generator.engines.concurrent.futures
+        monkeypatch.setattr(futures, "ProcessPoolExecutor", recording_pool)
         flags = [*SMALL[:-2], "--workers", "100"]
         assert main(["--out", str(tmp_path / "out"), *flags]) == 0
         assert sizes and max(sizes) <= min(len(os.sched_getaffinity(0)), 3)
