@@ -311,6 +311,7 @@ CT_ORGANS = {
     "fat": (L.SUBCUTANEOUS_FAT,),
     "bile": (L.GALLBLADDER,),
     "ascites": (L.ASCITES,),
+    "lung": (L.LUNG,),
 }
 #: T2 MRI tissues: name -> label ids.
 MRI_TISSUES = {
@@ -505,6 +506,11 @@ def ct_rows(records: list[dict]) -> list[Row]:
     organ("fat", "subcutaneous fat HU", Anchor(-100, -50, "-100 to -50 HU", REF))
     organ("bile", "gallbladder bile HU", Anchor(1, 5, "1 to 5 HU (about water)", ANA + " 3.1"))
     organ("ascites", "ascites HU", Anchor(0, 20, "0 to 20 HU", REF))
+    organ(
+        "lung",
+        "lung base HU",
+        Anchor(-910, -850, "-910 to -850 HU (aerated, inspiration)", ANA + " 3.1"),
+    )
 
     residual = _finite([r["ct_bone"] - (226.0 - 2.5 * (r["age"] - 25.0)) for r in records])
     bone = _values(records, "ct_bone")

@@ -1,16 +1,20 @@
 """A patient's anatomy: frozen records of an axial slice through the upper abdomen.
 
-Positions and sizes are field-of-view fractions (``generator.geometry``), so a patient
-has the same anatomy at every image size. Structures: body outline with a subcutaneous
-fat layer and abdominal-wall muscle, ribs, intra-abdominal fat and bowel (with gas),
-vertebra, spinal canal and paraspinal muscles, aorta, inferior vena cava, right kidney,
-spleen, diaphragm, gallbladder and a liver built as a smooth union of three lobes
-(right, left, caudate) with intrahepatic vessels, inside a patient-specific ellipse.
+The slice is at the level of the porta hepatis and the upper pole of the right kidney
+(about L1), radiological convention. Positions and sizes are field-of-view fractions
+(``generator.geometry``), so a patient has the same anatomy at every image size. The
+records: the body and its habitus, wall, ribs, costal cartilages and lung bases
+(``generator.body``); the vertebra, back muscles, psoas and crura
+(``generator.spine``); the stomach and the colonic flexures (``generator.gut``); the
+liver, a smooth union of three lobes (right, left, caudate) in a patient-specific
+ellipse, with its portal and hepatic vein trees (``generator.vessels``); the spleen,
+both kidneys, adrenals, pancreatic tail, gallbladder, aorta, IVC and small-bowel gas.
 
 Stage-dependent morphology (REFERENCE.md, "Morphology"): surface nodularity (flat until
-F3, marked at F4), caudate/right-lobe enlargement in F3-F4, spleen growth (gradual,
-steepest at F3-F4), perihepatic ascites in a minority of F4 patients. Morphology reads
-the latent severity through the anatomy's own noise (``MORPHOLOGY_READOUT_SD``).
+F3, marked at F4), caudate/right-lobe enlargement in F3-F4 (normal ratio 0.30, Harbin's
+cut-off 0.65: ANATOMY.md 2.1), spleen growth (gradual, steepest at F3-F4), perihepatic
+ascites in a minority of F4 patients. Morphology reads the latent severity through the
+anatomy's own noise (``MORPHOLOGY_READOUT_SD``).
 
 Sampling: every structure draws from its own named child stream of the patient's
 ``anatomy`` family (``StreamFamily.rng(name)``), and the draws of a stream never depend
@@ -26,8 +30,12 @@ import math
 
 import numpy as np
 
-from generator.geometry import Ellipse
+from generator.body import Body, Wall, sample_body, sample_wall
+from generator.geometry import Capsule, Ellipse, mm
+from generator.gut import Colon, Stomach, sample_colon, sample_stomach
 from generator.random_streams import StreamFamily
+from generator.spine import Spine, sample_crura, sample_spine
+from generator.vessels import sample_vessels
 
 # ---------------------------------------------------------------------------------------
 # Morphology effect sizes (severity: 0 at the F0 median stiffness, 1 at the F4 median).
@@ -35,30 +43,32 @@ from generator.random_streams import StreamFamily
 NODULARITY_ONSET, NODULARITY_SPAN = 0.65, 0.35
 #: Surface bump amplitude (fraction of the liver's local radius^2) at full effect; a
 #: small baseline keeps every liver slightly irregular.
-NODULARITY_BASE, NODULARITY_FULL = 0.012, 0.10
+NODULARITY_BASE, NODULARITY_FULL = 0.012, 0.17
 #: Cap of the nodularity ramp (beyond it the bumps would become spikes).
 NODULARITY_CAP = 1.4
-#: Caudate enlargement and right-lobe shrinkage at full effect (onset as for nodularity).
+#: Caudate width / right-lobe width at full effect: caudate growth and right-lobe
+#: shrinkage (onset as for nodularity); the healthy ratio is CAUDATE_WIDTH / RIGHT_WIDTH.
 CAUDATE_ONSET, CAUDATE_SPAN = 0.55, 0.45
-CAUDATE_GROWTH, RIGHT_LOBE_SHRINK = 0.35, 0.10
+CAUDATE_GROWTH, RIGHT_LOBE_SHRINK = 0.9, 0.18
+CAUDATE_WIDTH, RIGHT_WIDTH = 0.26, 0.86
 #: Spleen linear scale: 1 + SPLEEN_GROWTH * severity^SPLEEN_EXPONENT (volume ~2.7x in
-#: cirrhosis, Ozgen 2024: linear ~1.4x), times a per-patient log-normal.
-SPLEEN_GROWTH, SPLEEN_EXPONENT, SPLEEN_SPREAD = 0.28, 2.0, 0.30
+#: cirrhosis, Ozgen 2024: linear ~1.4x), times a per-patient log-normal; its width in the
+#: slice about 8.9 cm (Caglar 2014: ANATOMY.md 2.3).
+SPLEEN_GROWTH, SPLEEN_EXPONENT, SPLEEN_SPREAD = 0.36, 2.0, 0.18
+SPLEEN_SEMI_AXES = (0.12, 0.06)
 #: Probability that the gallbladder is seen (it may be contracted or removed).
 GALLBLADDER_PROBABILITY = 0.85
+#: Probability that an adrenal, and the pancreatic tail, are cut by the slice.
+ADRENAL_PROBABILITY, PANCREAS_PROBABILITY = 0.8, 0.9
 #: SD of the anatomy's own read-out of severity (severity units), shared by all
 #: morphological signs of one patient.
 MORPHOLOGY_READOUT_SD = 0.35
 #: Probability of ascites in F4 (decompensation: a minority).
 ASCITES_PROBABILITY_F4 = 0.2
-#: Intrahepatic vessel cross-sections besides the portal vein: between these counts.
-MIN_VESSELS, MAX_VESSELS = 3, 5
-#: Bowel-gas pockets: between these counts.
+#: Small-bowel gas pockets: between these counts.
 MIN_GAS_POCKETS, MAX_GAS_POCKETS = 2, 4
-
-#: Superellipse exponent of the body outline (flatter flanks than an ellipse); 2.5 so that
-#: |a|^2.5 = a^2 * sqrt(|a|) avoids a general power.
-BODY_EXPONENT = 2.5
+#: Aortic diameter, mm, by sex (suprarenal: ANATOMY.md 2.4), and its SD.
+AORTA_MM, AORTA_MM_SD = {"M": 20.0, "F": 18.5}, 1.5
 
 
 def _ramp(severity: float, onset: float, span: float) -> float:
@@ -69,59 +79,6 @@ def _ramp(severity: float, onset: float, span: float) -> float:
 
 # ---------------------------------------------------------------------------------------
 # Records
-
-
-@dataclasses.dataclass(frozen=True)
-class Body:
-    """The body outline (a superellipse, flatter behind) and its wall layers."""
-
-    center: tuple[float, float]
-    semi_x: float
-    semi_y_anterior: float
-    semi_y_posterior: float
-    fat_thickness: float
-    muscle_thickness: float
-
-    def level(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """|dx/a|^2.5 + |dy/b|^2.5 of the outline: 1 on the skin (radius r -> r^2.5); float32."""
-        cx, cy = self.center
-        dx, dy = x - np.float32(cx), y - np.float32(cy)
-        inv_y = np.where(
-            dy < 0, np.float32(1.0 / self.semi_y_anterior), np.float32(1.0 / self.semi_y_posterior)
-        )
-        a = np.abs(dx * np.float32(1.0 / self.semi_x))
-        b = np.abs(dy * inv_y)
-        return a * a * np.sqrt(a) + b * b * np.sqrt(b)
-
-    def layer_levels(self) -> tuple[float, float]:
-        """Levels (as ``level``) of the muscle's and the abdominal cavity's outer edges."""
-        mean_semi = (self.semi_x + 0.5 * (self.semi_y_anterior + self.semi_y_posterior)) / 2.0
-        muscle = 1.0 - self.fat_thickness / mean_semi
-        cavity = 1.0 - (self.fat_thickness + self.muscle_thickness) / mean_semi
-        return muscle**BODY_EXPONENT, cavity**BODY_EXPONENT
-
-    def radius(self, px: float, py: float) -> float:
-        """Normalised radius of the point (px, py): < 1 inside the skin."""
-        dx, dy = px - self.center[0], py - self.center[1]
-        semi_y = self.semi_y_anterior if dy < 0 else self.semi_y_posterior
-        p = BODY_EXPONENT
-        return (abs(dx / self.semi_x) ** p + abs(dy / semi_y) ** p) ** (1.0 / p)
-
-    def outline_point(self, angle: float, depth: float) -> tuple[float, float]:
-        """The point ``depth`` (FOV fractions, radially) inside the skin at ``angle``."""
-        dx, dy = math.cos(angle), math.sin(angle)
-        reach = 1.0 / self.radius(self.center[0] + dx, self.center[1] + dy)
-        return self.center[0] + (reach - depth) * dx, self.center[1] + (reach - depth) * dy
-
-    def skin_point(self, x: float, y: float, angle: float) -> tuple[float, float]:
-        """Where the ray from (x, y) inside the body in direction ``angle`` leaves the skin."""
-        inner, outer = 0.0, 1.0
-        dx, dy = math.cos(angle), math.sin(angle)
-        for _ in range(30):  # bisection on the normalised radius
-            mid = (inner + outer) / 2
-            inside = self.radius(x + mid * dx, y + mid * dy) <= 1.0
-            inner, outer = (mid, outer) if inside else (inner, mid)
-        return x + inner * dx, y + inner * dy
 
 
 #: Sharpness of the soft union (log-sum-exp) of the liver's lobes.
@@ -176,7 +133,7 @@ class Liver:
     bump_phase: float  # radians
     ascites_thickness: float  # in q units; 0 without ascites
     diaphragm_thickness: float  # in q units, over the posterior surface
-    vessels: tuple[Ellipse, ...]  # intrahepatic vessel cross-sections, FOV fractions
+    vessels: tuple[Capsule | Ellipse, ...]  # portal tree (tubes), hepatic veins (cut across)
     #: The lobes at the smallest extent any severity gives them (right lobe fully
     #: shrunk, caudate not grown): the soft union only grows with a lobe, so this core
     #: lies inside the liver at every stage. Focal findings are placed in it.
@@ -225,29 +182,24 @@ class Liver:
 
 
 @dataclasses.dataclass(frozen=True)
-class Spine:
-    """The vertebra at this level, its canal and the paraspinal muscles."""
-
-    vertebral_body: Ellipse
-    posterior_elements: tuple[Ellipse, Ellipse]  # neural arch and spinous process (bone)
-    canal: Ellipse
-    paraspinal: tuple[Ellipse, Ellipse]
-
-
-@dataclasses.dataclass(frozen=True)
 class Anatomy:
     """A patient's axial slice: one record per structure (see module docstring)."""
 
     body: Body
+    wall: Wall
     liver: Liver
     spleen: Ellipse
-    kidney: Ellipse
+    kidneys: tuple[Ellipse, Ellipse]  # right, left (upper pole)
     spine: Spine
+    crura: tuple[Ellipse, Ellipse]  # right, left
     aorta: Ellipse
     ivc: Ellipse
-    ribs: tuple[Ellipse, ...]
     gallbladder: Ellipse | None  # None: contracted or removed
-    bowel_gas: tuple[Ellipse, ...]
+    stomach: Stomach
+    colon: tuple[Colon, Colon]  # hepatic and splenic flexures
+    bowel_gas: tuple[Ellipse, ...]  # small-bowel gas
+    adrenals: tuple[Ellipse, ...]  # limbs of the adrenals the slice cuts
+    pancreas: Ellipse | None  # the pancreatic tail, None where the slice misses it
 
     @property
     def has_ascites(self) -> bool:
@@ -269,92 +221,71 @@ class Anatomy:
 # Sampling: one helper and one named stream per structure.
 
 
-def sample_anatomy(severity: float, stage: str, streams: StreamFamily) -> Anatomy:
+def sample_anatomy(severity: float, stage: str, sex: str, streams: StreamFamily) -> Anatomy:
     """Draw a patient's anatomy from ``streams`` (its ``anatomy`` family); size independent.
 
     ``severity`` (normalised log stiffness) drives every morphological change through the
-    anatomy's own read-out of it; ``stage`` only gates ascites (F4).
+    anatomy's own read-out of it; ``stage`` only gates ascites (F4); ``sex`` ("M" or "F")
+    shapes the habitus, the muscles and the aorta.
     """
     readout = severity + MORPHOLOGY_READOUT_SD * streams.rng("morphology").standard_normal()
-    body = _sample_body(streams.rng("body"))
-    spine = _sample_spine(body, streams.rng("spine"))
-    liver = _sample_liver(readout, stage, streams)
+    body = sample_body(sex, streams.rng("body"))
+    spine = sample_spine(body, sex, streams.rng("spine"))
+    liver = _sample_liver(body, readout, stage, streams)
+    aorta = _sample_aorta(spine, sex, streams.rng("aorta"))
+    ivc = _sample_ivc(spine, streams.rng("ivc"))
     return Anatomy(
         body=body,
+        wall=sample_wall(body, streams.rng("wall")),
         liver=liver,
         spleen=_sample_spleen(body, readout, streams.rng("spleen")),
-        kidney=_sample_kidney(spine, streams.rng("kidney")),
+        kidneys=_sample_kidneys(spine, body, streams.rng("kidney")),
         spine=spine,
-        aorta=_sample_aorta(spine, streams.rng("aorta")),
-        ivc=_sample_ivc(spine, streams.rng("ivc")),
-        ribs=_sample_ribs(body, streams.rng("ribs")),
+        crura=sample_crura(aorta, streams.rng("crura")),
+        aorta=aorta,
+        ivc=ivc,
         gallbladder=_sample_gallbladder(liver.frame, streams.rng("gallbladder")),
+        stomach=sample_stomach(body, streams.rng("stomach")),
+        colon=sample_colon(body, streams.rng("colon")),
         bowel_gas=_sample_bowel_gas(body, streams.rng("bowel_gas")),
+        adrenals=_sample_adrenals(aorta, ivc, streams.rng("adrenals")),
+        pancreas=_sample_pancreas(body, streams.rng("pancreas")),
     )
 
 
-def _sample_body(rng: np.random.Generator) -> Body:
-    center = (0.5 + rng.normal(0.0, 0.01), 0.5 + rng.normal(0.0, 0.01))
-    return Body(
-        center=center,
-        semi_x=rng.uniform(0.42, 0.46),
-        semi_y_anterior=rng.uniform(0.33, 0.38),
-        semi_y_posterior=rng.uniform(0.30, 0.34),
-        fat_thickness=rng.uniform(0.015, 0.04),
-        muscle_thickness=rng.uniform(0.012, 0.02),
-    )
-
-
-def _sample_spine(body: Body, rng: np.random.Generator) -> Spine:
-    spine_y = body.center[1] + body.semi_y_posterior - rng.uniform(0.13, 0.15)
-    spine_x = body.center[0] + rng.normal(0.0, 0.008)
-    radius = rng.uniform(0.045, 0.055)
-    canal_y = spine_y + radius + 0.022
-    return Spine(
-        vertebral_body=Ellipse(spine_x, spine_y, radius * 1.05, radius, 0.0),
-        posterior_elements=(
-            Ellipse(spine_x, canal_y + 0.006, 0.034, 0.026, 0.0),
-            Ellipse(spine_x, canal_y + 0.045, 0.009, 0.03, 0.0),
-        ),
-        canal=Ellipse(spine_x, canal_y, 0.018, 0.016, 0.0),
-        paraspinal=tuple(
-            Ellipse(spine_x + side * 0.065, spine_y + 0.075, 0.055, 0.04, side * 0.3)
-            for side in (-1.0, 1.0)
-        ),
-    )
-
-
-def _sample_liver(readout: float, stage: str, streams: StreamFamily) -> Liver:
+def _sample_liver(body: Body, readout: float, stage: str, streams: StreamFamily) -> Liver:
     """The liver frame, lobes and surface (stream ``liver``), ascites, diaphragm, vessels."""
     rng = streams.rng("liver")
+    scale = body.organ_scale
+    x, y = body.place(rng.uniform(-0.09, 0.01), rng.uniform(-0.07, 0.05))
     frame = Ellipse(
-        center_x=rng.uniform(0.38, 0.50),
-        center_y=rng.uniform(0.42, 0.56),
-        semi_major=rng.uniform(0.22, 0.30),
-        semi_minor=rng.uniform(0.15, 0.21),
+        center_x=x,
+        center_y=y,
+        semi_major=rng.uniform(0.21, 0.27) * scale,
+        semi_minor=rng.uniform(0.14, 0.19) * scale,
         rotation=rng.uniform(-0.5, 0.5),
     )
     jitter = rng.uniform(0.9, 1.1, size=6)
     bump_count, bump_phase = int(rng.integers(22, 34)), rng.uniform(0.0, 2.0 * math.pi)
     caudate_gain = _ramp(readout, CAUDATE_ONSET, CAUDATE_SPAN)
     right_scale = (1.0 - RIGHT_LOBE_SHRINK * min(caudate_gain, 1.5)) * jitter[0]
-    caudate_scale = (1.0 + CAUDATE_GROWTH * caudate_gain) * jitter[1]
+    caudate_scale = (1.0 + CAUDATE_GROWTH * min(caudate_gain, 1.5)) * jitter[1]
     nodularity = NODULARITY_BASE + NODULARITY_FULL * min(
         _ramp(readout, NODULARITY_ONSET, NODULARITY_SPAN), NODULARITY_CAP
     )
     ascites = streams.rng("ascites")
     ascites_draw, ascites_thickness = ascites.uniform(), ascites.uniform(0.25, 0.5)
     has_ascites = stage == "F4" and ascites_draw < ASCITES_PROBABILITY_F4
-    right_lobe = (-0.30, 0.12, 0.86 * right_scale, 0.88 * jitter[2], 0.0)
+    right_lobe = (-0.30, 0.12, RIGHT_WIDTH * right_scale, 0.88 * jitter[2], 0.0)
     left_lobe = (0.42, -0.30, 0.60 * jitter[3], 0.40 * jitter[4], -0.35 * jitter[5])
-    caudate = (0.30, 0.40, 0.34 * caudate_scale, 0.30 * caudate_scale, 0.3)
-    smallest_right = 0.86 * (1.0 - RIGHT_LOBE_SHRINK * 1.5) * jitter[0]
+    caudate = (0.30, 0.40, CAUDATE_WIDTH * caudate_scale, 0.24 * caudate_scale, 0.3)
+    smallest_right = RIGHT_WIDTH * (1.0 - RIGHT_LOBE_SHRINK * 1.5) * jitter[0]
     core = (
         (-0.30, 0.12, smallest_right, 0.88 * jitter[2], 0.0),
         left_lobe,
-        (0.30, 0.40, 0.34 * jitter[1], 0.30 * jitter[1], 0.3),
+        (0.30, 0.40, CAUDATE_WIDTH * jitter[1], 0.24 * jitter[1], 0.3),
     )
-    liver = Liver(
+    return Liver(
         frame=frame,
         right_lobe=right_lobe,
         left_lobe=left_lobe,
@@ -364,73 +295,60 @@ def _sample_liver(readout: float, stage: str, streams: StreamFamily) -> Liver:
         bump_phase=bump_phase,
         ascites_thickness=ascites_thickness if has_ascites else 0.0,
         diaphragm_thickness=streams.rng("diaphragm").uniform(0.12, 0.18),
-        vessels=(),
+        vessels=sample_vessels(frame, streams.rng("vessels")),
         core=core,
     )
-    return dataclasses.replace(liver, vessels=_sample_vessels(liver, streams.rng("vessels")))
-
-
-def _sample_vessels(liver: Liver, rng: np.random.Generator) -> tuple[Ellipse, ...]:
-    """Hepatic and portal vein cross-sections in the liver frame, then the portal vein."""
-    count = int(rng.integers(MIN_VESSELS, MAX_VESSELS + 1))
-    u = rng.uniform(-0.7, 0.2, size=MAX_VESSELS)
-    v = rng.uniform(-0.45, 0.5, size=MAX_VESSELS)
-    radius = rng.uniform(0.006, 0.012, size=MAX_VESSELS)
-    centres = [(u[k], v[k], radius[k]) for k in range(count)]
-    centres.append((0.18, 0.12, rng.uniform(0.012, 0.017)))  # portal vein at the hilum
-    vessels = []
-    for cu, cv, r in centres:
-        x, y = liver.frame.to_fov(float(cu), float(cv))
-        vessels.append(Ellipse(float(x), float(y), float(r), float(r) * 0.8, 0.5))
-    return tuple(vessels)
 
 
 def _sample_spleen(body: Body, readout: float, rng: np.random.Generator) -> Ellipse:
-    dx, dy, rotation = rng.uniform(0.25, 0.30), rng.uniform(0.08, 0.14), rng.uniform(-1.3, -0.9)
+    dx, dy, rotation = rng.uniform(0.2, 0.25), rng.uniform(0.08, 0.14), rng.uniform(-1.3, -0.9)
     spread = math.exp(SPLEEN_SPREAD * rng.standard_normal())
     scale = (1.0 + SPLEEN_GROWTH * max(readout, 0.0) ** SPLEEN_EXPONENT) * spread
-    return Ellipse(body.center[0] + dx, body.center[1] + dy, 0.085 * scale, 0.045 * scale, rotation)
+    scale *= body.organ_scale
+    x, y = body.place(dx, dy)
+    semi_major, semi_minor = SPLEEN_SEMI_AXES
+    return Ellipse(x, y, semi_major * scale, semi_minor * scale, rotation)
 
 
-def _sample_kidney(spine: Spine, rng: np.random.Generator) -> Ellipse:
+def _sample_kidneys(spine: Spine, body: Body, rng: np.random.Generator) -> tuple[Ellipse, Ellipse]:
+    """The right kidney and the upper pole of the left, lateral to the psoas."""
     vertebra = spine.vertebral_body
-    return Ellipse(
-        center_x=vertebra.center_x - rng.uniform(0.14, 0.17),
+    spread = math.sqrt(body.organ_scale)
+    right = Ellipse(
+        center_x=vertebra.center_x - rng.uniform(0.14, 0.17) * spread,
         center_y=vertebra.center_y - rng.uniform(0.0, 0.03),
         semi_major=rng.uniform(0.05, 0.06),
         semi_minor=rng.uniform(0.032, 0.04),
         rotation=rng.uniform(0.8, 1.2),
     )
+    left = Ellipse(
+        center_x=vertebra.center_x + rng.uniform(0.14, 0.16) * spread,
+        center_y=vertebra.center_y - rng.uniform(-0.01, 0.02),
+        semi_major=rng.uniform(0.038, 0.048),
+        semi_minor=rng.uniform(0.028, 0.034),
+        rotation=-rng.uniform(0.8, 1.2),
+    )
+    return right, left
 
 
-def _sample_aorta(spine: Spine, rng: np.random.Generator) -> Ellipse:
+def _sample_aorta(spine: Spine, sex: str, rng: np.random.Generator) -> Ellipse:
     vertebra = spine.vertebral_body
-    x = vertebra.center_x + rng.uniform(0.015, 0.03)
-    return Ellipse(x, vertebra.center_y - vertebra.semi_minor - 0.022, 0.02, 0.02, 0.0)
+    radius = mm(AORTA_MM[sex] + AORTA_MM_SD * rng.standard_normal()) / 2
+    x = vertebra.center_x + rng.uniform(0.012, 0.028)
+    y = vertebra.center_y - vertebra.semi_minor - radius - mm(3.0)
+    return Ellipse(x, y, radius, radius * rng.uniform(0.92, 1.0), 0.0)
 
 
 def _sample_ivc(spine: Spine, rng: np.random.Generator) -> Ellipse:
+    """A transverse oval (about 26 x 16 mm, ANATOMY.md 2.4) right of the aorta, anterior."""
     vertebra = spine.vertebral_body
     return Ellipse(
         vertebra.center_x - rng.uniform(0.04, 0.06),
-        vertebra.center_y - vertebra.semi_minor - rng.uniform(0.02, 0.04),
-        rng.uniform(0.022, 0.028),
-        rng.uniform(0.014, 0.018),
-        0.3,
+        vertebra.center_y - vertebra.semi_minor - rng.uniform(0.035, 0.055),
+        mm(rng.uniform(11.0, 14.0)),
+        mm(rng.uniform(6.5, 9.0)),
+        rng.uniform(0.2, 0.6),
     )
-
-
-def _sample_ribs(body: Body, rng: np.random.Generator) -> tuple[Ellipse, ...]:
-    """Rib cross-sections in the body wall, leaving the right lateral intercostal window
-    (body-centre angles 150-210 degrees, image y downwards) free for the ultrasound probe.
-    """
-    ranges = ((125.0, 145.0), (218.0, 240.0), (-65.0, -40.0), (15.0, 40.0))
-    ribs = []
-    for low, high in ranges:
-        theta = math.radians(rng.uniform(low, high))
-        px, py = body.outline_point(theta, body.fat_thickness + body.muscle_thickness / 2)
-        ribs.append(Ellipse(px, py, 0.02, 0.011, theta + math.pi / 2))
-    return tuple(ribs)
 
 
 def _sample_gallbladder(frame: Ellipse, rng: np.random.Generator) -> Ellipse | None:
@@ -447,14 +365,31 @@ def _sample_gallbladder(frame: Ellipse, rng: np.random.Generator) -> Ellipse | N
 
 def _sample_bowel_gas(body: Body, rng: np.random.Generator) -> tuple[Ellipse, ...]:
     count = int(rng.integers(MIN_GAS_POCKETS, MAX_GAS_POCKETS + 1))
-    pockets = [
-        Ellipse(
-            body.center[0] + rng.uniform(0.05, 0.25),
-            body.center[1] + rng.uniform(-0.22, -0.02),
-            rng.uniform(0.012, 0.03),
-            rng.uniform(0.01, 0.02),
-            rng.uniform(0.0, math.pi),
-        )
-        for _ in range(MAX_GAS_POCKETS)
-    ]
+    pockets = []
+    for _ in range(MAX_GAS_POCKETS):
+        x, y = body.place(rng.uniform(0.0, 0.2), rng.uniform(-0.22, -0.08))
+        semi = (rng.uniform(0.008, 0.02), rng.uniform(0.006, 0.014))
+        pockets.append(Ellipse(x, y, *semi, rng.uniform(0.0, math.pi)))
     return tuple(pockets[:count])
+
+
+def _sample_adrenals(aorta: Ellipse, ivc: Ellipse, rng: np.random.Generator) -> tuple[Ellipse, ...]:
+    """The right adrenal (a thin limb behind the IVC) and the left (two limbs, a lambda,
+    beside the aorta), each where the slice cuts it; limbs about 4 mm thick."""
+    seen = rng.uniform(size=2) < ADRENAL_PROBABILITY
+    limb = (mm(rng.uniform(10.0, 14.0)), mm(rng.uniform(1.8, 2.4)))
+    right = Ellipse(ivc.center_x - mm(4.0), ivc.center_y + ivc.semi_minor + mm(9.0), *limb, 1.2)
+    apex_x, apex_y = aorta.center_x + aorta.semi_major + mm(14.0), aorta.center_y - mm(2.0)
+    left = tuple(
+        Ellipse(apex_x + dx, apex_y + mm(8.0), *limb, angle)
+        for dx, angle in ((-mm(2.0), 1.85), (mm(3.5), 1.25))
+    )
+    return ((right,) if seen[0] else ()) + (left if seen[1] else ())
+
+
+def _sample_pancreas(body: Body, rng: np.random.Generator) -> Ellipse | None:
+    """The pancreatic tail between the stomach and the left kidney, towards the spleen."""
+    seen = rng.uniform() < PANCREAS_PROBABILITY
+    x, y = body.place(rng.uniform(0.12, 0.17), rng.uniform(0.05, 0.09))
+    tail = Ellipse(x, y, mm(rng.uniform(22.0, 30.0)), mm(rng.uniform(7.0, 10.0)), -0.45)
+    return tail if seen else None

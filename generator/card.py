@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
+from generator.anatomy_figure import ANATOMY_FIGURE_FILE, shown_patient
 from generator.contract import (
     BUILDER_SPLIT_NAMES,
     GENERATOR_VERSION,
@@ -42,7 +43,7 @@ from generator.physical_space import spacing_table_markdown
 from generator.progression_figure import PROGRESSION_FIGURE_FILE, shown_indices
 from generator.raw import IMAGES_DIR, LABELS_FILE, METADATA_FILE
 from generator.rows import CONFIG_NAMES
-from generator.sample_grid import SAMPLE_GRID_FILE, first_patient_per_stage
+from generator.sample_grid import PER_STAGE, SAMPLE_GRID_FILE, patients_per_stage
 
 #: The card source, beside the ``generator`` package.
 CARD_SOURCE = Path(__file__).resolve().parent.parent / "dataset_card.md"
@@ -245,17 +246,33 @@ def dataset_infos(folder: Path) -> DatasetInfosDict:
 
 
 def sample_grid_markdown(labels: Sequence[Mapping[str, str]]) -> str:
-    """The card's picture and a caption naming the patient in each row."""
-    first = first_patient_per_stage([row["fibrosis_stage"] for row in labels])
-    rows = ", ".join(
-        f"{stage} {labels[index]['patient_id']}" if index is not None else f"{stage} none"
-        for stage, index in first.items()
+    """The card's picture and a caption naming the patients in each row."""
+    chosen = patients_per_stage([row["fibrosis_stage"] for row in labels])
+    rows = "; ".join(
+        f"{stage} {', '.join(labels[index]['patient_id'] for index in indices) or 'none'}"
+        for stage, indices in chosen.items()
     )
     return (
-        f"![Sample images: one row per fibrosis stage, columns MRI, CT, ultrasound]"
-        f"({SAMPLE_GRID_FILE})\n\n"
-        f"*First patient of each stage in this export (rows: {rows}); columns: T2-weighted "
-        "MRI, CT, ultrasound, as stored in the `default` config (8-bit grayscale).*"
+        f"![Sample images: one row per fibrosis stage, {PER_STAGE} patients per row, each "
+        f"in {', '.join(MODALITY_TITLES.values())}]({SAMPLE_GRID_FILE})\n\n"
+        f"*The first {PER_STAGE} patients of each stage in this export (rows: {rows}); for "
+        "each patient its T2-weighted MRI, CT and ultrasound, as stored in the `default` "
+        "config (8-bit grayscale).*"
+    )
+
+
+def anatomy_figure_markdown(labels: Sequence[Mapping[str, str]]) -> str:
+    """The label-map picture and a caption naming its patient."""
+    shown = labels[shown_patient([row["fibrosis_stage"] for row in labels])]
+    return (
+        f"![{shown['patient_id']}: each modality's image beside its label map, with a legend "
+        f"of the label ids]({ANATOMY_FIGURE_FILE})\n\n"
+        f"*{shown['patient_id']} ({shown['fibrosis_stage']}), the first patient of the most "
+        "advanced stage in this export: each modality's image beside its label map (the "
+        "`*_label_map` columns) with one colour per anatomy id, background black. The "
+        "legend names every id in these maps (in grey, the maps an id appears in where not "
+        "all); MRI and CT share the axial map, the ultrasound map is in the probe's view. "
+        'All ids are listed under "Appearance model".*'
     )
 
 
@@ -302,6 +319,7 @@ def card_fields(folder: Path, parameters: GenerationParameters) -> dict[str, str
         "split_stage_table": split_stage_table(labels),
         "files_table": files_table(folder),
         "sample_grid": sample_grid_markdown(labels),
+        "anatomy_figure": anatomy_figure_markdown(labels),
         "progression_figure": progression_figure_markdown(labels),
         "spacing_table": spacing_table_markdown(),
         "baselines": baselines_markdown(),

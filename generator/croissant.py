@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import datasets
@@ -181,21 +182,26 @@ _LABEL_MAP_COLUMNS = {
 }
 
 
-def croissant_metadata(folder: Path, parameters: GenerationParameters) -> dict:
+def croissant_metadata(
+    folder: Path, parameters: GenerationParameters, *, digests: Mapping[str, str] | None = None
+) -> dict:
     """The Croissant JSON-LD of the export in ``folder`` (made with ``parameters``).
 
     Reads ``labels.csv`` and the Parquet files under ``data/<config>/`` (their
-    SHA-256 and schemas). Raise ``ValueError`` if there is no Parquet, a Parquet name
-    is not ``<split>-NNNNN-of-NNNNN.parquet`` or a column is not known here.
+    SHA-256 and schemas); ``digests`` (relative path -> hex SHA-256, the export's
+    record) gives the SHA-256 of the files it lists instead. Raise ``ValueError`` if
+    there is no Parquet, a Parquet name is not ``<split>-NNNNN-of-NNNNN.parquet`` or a
+    column is not known here.
     """
     folder = Path(folder)
+    digests = digests or {}
     configs = _parquet_files(folder)
     if not configs:
         raise ValueError(f"no Parquet files in {folder / DATA_DIR}: Croissant needs the data")
-    distribution = [_file_object(folder, LABELS_FILE, "text/csv")]
+    distribution = [_file_object(folder, LABELS_FILE, "text/csv", digests)]
     record_sets = [_splits_record_set(configs)]
     for config, files in configs.items():
-        distribution += [_file_object(folder, f, "application/x-parquet") for f in files]
+        distribution += [_file_object(folder, f, "application/x-parquet", digests) for f in files]
         distribution.append(
             {
                 "@type": "cr:FileSet",
@@ -233,10 +239,14 @@ def croissant_metadata(folder: Path, parameters: GenerationParameters) -> dict:
     }
 
 
-def write_croissant(folder: Path, parameters: GenerationParameters) -> Path:
-    """Write ``folder/croissant.json`` atomically; return its path."""
+def write_croissant(
+    folder: Path, parameters: GenerationParameters, *, digests: Mapping[str, str] | None = None
+) -> Path:
+    """Write ``folder/croissant.json`` atomically (``digests``: see ``croissant_metadata``);
+    return its path."""
     path = Path(folder) / CROISSANT_FILE
-    text = json.dumps(croissant_metadata(folder, parameters), indent=2, ensure_ascii=False)
+    metadata = croissant_metadata(folder, parameters, digests=digests)
+    text = json.dumps(metadata, indent=2, ensure_ascii=False)
     write_text(path, text + "\n")
     return path
 
@@ -266,7 +276,7 @@ def _parquet_files(folder: Path) -> dict[str, list[str]]:
     return configs
 
 
-def _file_object(folder: Path, relative: str, encoding: str) -> dict:
+def _file_object(folder: Path, relative: str, encoding: str, digests: Mapping[str, str]) -> dict:
     path = folder / relative
     return {
         "@type": "cr:FileObject",
@@ -275,7 +285,7 @@ def _file_object(folder: Path, relative: str, encoding: str) -> dict:
         "contentUrl": relative,
         "contentSize": f"{path.stat().st_size} B",
         "encodingFormat": encoding,
-        "sha256": sha256_file(path),
+        "sha256": digests.get(relative) or sha256_file(path),
     }
 
 

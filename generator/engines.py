@@ -8,8 +8,9 @@ machine; ``ray`` submits one Ray task per job to a cluster (``ray_address``) or 
 local Ray started with ``workers`` CPUs. A Ray task whose worker dies is retried
 (``RAY_TASK_RETRIES``); jobs are idempotent, so a retry or a rerun after a killed
 driver writes the same files and skips the finished ones. On a cluster every node must
-see the output folder at the same path (shared storage: NFS, a mounted bucket) and have
-this package installed (``pip install -e ".[ray]"``).
+see the output folder at the same path (shared storage: NFS, a mounted bucket), or the
+folder is an fsspec URL (``generator.storage.UrlFolder``, passed to the jobs as is), and
+every node has this package installed (``pip install -e ".[ray]"``).
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import ctypes
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from generator.contract import GenerationParameters
 from generator.export_record import Written
 from generator.extras import require
+from generator.storage import UrlFolder
 
 ENGINES = ("local", "ray")
 #: The checkout holding ``generator`` (for Ray workers when the package is not installed).
@@ -38,9 +41,11 @@ RAY_TASK_RETRIES = 3
 IN_FLIGHT_PER_WORKER = 4
 #: ``prctl`` option: the signal a process gets when its parent exits (linux/prctl.h).
 PR_SET_PDEATHSIG = 1
+#: Ray's setting (an environment variable its processes read) that turns its metrics off.
+METRICS_VARIABLE = "RAY_enable_metrics_collection"
 
 #: ``function(folder, parameters, job) -> Written``.
-Job = Callable[[Path, GenerationParameters, object], Written]
+Job = Callable[[Path | UrlFolder, GenerationParameters, object], Written]
 #: ``run(function, jobs, on_done)``: run every job, ``on_done(written)`` in this process
 #: after each.
 Runner = Callable[[Job, Sequence[object], Callable[[Written], object]], None]
@@ -49,7 +54,7 @@ Runner = Callable[[Job, Sequence[object], Callable[[Written], object]], None]
 @contextlib.contextmanager
 def open_engine(
     engine: str,
-    folder: Path,
+    folder: Path | UrlFolder,
     parameters: GenerationParameters,
     *,
     workers: int = 1,
@@ -116,19 +121,68 @@ def _local(folder, parameters, workers) -> Iterator[Runner]:
         yield run
 
 
+#: Local Rays shutting down while the export finishes (non-daemon threads: the interpreter
+#: waits for them before it exits, and the next start in this process joins them first).
+_SHUTTING_DOWN: list[threading.Thread] = []
+
+
+def _shut_down_in_background(ray) -> None:
+    """``ray.shutdown()`` in a thread: it mostly waits for each Ray process to exit (up to
+    a second each), time in which the driver writes the tables, the card and the manifest."""
+    thread = threading.Thread(target=ray.shutdown, name="ray-shutdown")
+    thread.start()
+    _SHUTTING_DOWN.append(thread)
+
+
+@contextlib.contextmanager
+def _local_ray_environment() -> Iterator[None]:
+    """The environment a local Ray's processes inherit, for the block: this checkout first
+    on ``PYTHONPATH``, and Ray's metrics off (``RAY_enable_metrics_collection=0``, unless
+    set): nothing reads them without a dashboard, and on 2 cores recording and
+    aggregating them costs several CPU-seconds a run."""
+    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", METRICS_VARIABLE)}
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPOSITORY_ROOT), saved["PYTHONPATH"]])
+    )
+    os.environ.setdefault(METRICS_VARIABLE, "0")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _start_ray(ray, workers: int, ray_address: str | None) -> None:
+    """Connect to the cluster at ``ray_address``, or start a local Ray with ``workers`` CPUs.
+
+    Workers import ``generator`` from this checkout when it is not installed: a cluster's
+    through the job's ``runtime_env``; a local Ray's processes inherit ``PYTHONPATH``
+    (``_local_ray_environment``), so that Ray starts its first workers at once (a
+    ``runtime_env`` makes it set one up for them first: seconds on 2 cores). A local Ray
+    has no dashboard and logs nothing to the driver.
+    """
+    options = {"log_to_driver": False, "logging_level": logging.ERROR}
+    if ray_address:
+        runtime_env = {"env_vars": {"PYTHONPATH": str(REPOSITORY_ROOT)}}
+        ray.init(address=ray_address, runtime_env=runtime_env, **options)
+        return
+    with _local_ray_environment():
+        ray.init(num_cpus=workers, include_dashboard=False, **options)
+
+
 @contextlib.contextmanager
 def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
     ray = require("ray", "ray", "--engine ray")
+    while _SHUTTING_DOWN:
+        _SHUTTING_DOWN.pop().join()
     started = not ray.is_initialized()
     if started:
-        options = {"log_to_driver": False, "logging_level": logging.ERROR}
-        # Workers import ``generator`` from this checkout when it is not installed.
-        options["runtime_env"] = {"env_vars": {"PYTHONPATH": str(REPOSITORY_ROOT)}}
-        if ray_address:
-            ray.init(address=ray_address, **options)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, **options)
-    folder = str(Path(folder).resolve())
+        _start_ray(ray, workers, ray_address)
+    if not isinstance(folder, UrlFolder):  # a path as the workers' file system sees it
+        folder = str(Path(folder).resolve())
     window = IN_FLIGHT_PER_WORKER * max(int(ray.cluster_resources().get("CPU", workers)), 1)
 
     def run(function, jobs, on_done) -> None:
@@ -153,4 +207,4 @@ def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
         yield run
     finally:
         if started:
-            ray.shutdown()
+            _shut_down_in_background(ray)

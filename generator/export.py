@@ -7,28 +7,34 @@ The folder is a complete Hugging Face dataset repository and the seed's raw layo
 - ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``, the builder's rows (part
   ``parquet``);
 - ``README.md``, the dataset card rendered from ``dataset_card.md``,
-  ``assets/sample_grid.png``, ``assets/progression.png`` and ``croissant.json`` (part
-  ``card``);
+  ``assets/sample_grid.png``, ``assets/anatomy.png``, ``assets/progression.png`` and
+  ``croissant.json`` (part ``card``);
 - ``dicom/`` and ``nifti/``, per patient (parts ``dicom`` and ``nifti``, opt-in);
 - ``manifest-sha256.txt``, written last: the SHA-256 of every file above.
 
 Each patient is rendered once, in chunk tasks (``generator.shards``) that an engine
 (``generator.engines``: local processes or Ray) runs; the ``.npy`` files and the rows of
 both Parquet configs come from that one render. Every file is written atomically;
-rerunning an interrupted export resumes it from the finished tasks.
+rerunning an interrupted export resumes it from the finished tasks. ``--out`` is a local
+folder or an fsspec URL (``generator.storage``): the same steps, with the lock, the
+record, the jobs and the card written for an object store (``generator.folder_lock``,
+``generator.export_record``, ``generator.url_jobs``, ``generator.url_card``).
 ``--verify DIR`` checks a folder against its manifest.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import hashlib
+import io
 import json
 import os
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -38,6 +44,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from generator.anatomy_figure import write_anatomy_figure
 from generator.card import CardError, parquet_files, read_labels, write_card
 from generator.contract import (
     BUILDER_SPLIT_NAMES,
@@ -88,10 +95,13 @@ from generator.modalities import MODALITY_COLUMNS
 from generator.parquet_export import assemble_file
 from generator.physical_space import pixel_spacings_mm
 from generator.progression_figure import write_progression_figure
-from generator.raw import image_path, missing_patients, write_tables
+from generator.raw import image_path, missing_patients, table_texts, write_tables
 from generator.rows import CONFIG_NAMES
 from generator.sample_grid import write_sample_grid
 from generator.shards import assembly_jobs, export_tasks, run_task
+from generator.storage import StorageError, UrlFolder, as_location
+from generator.url_card import local_view
+from generator.url_jobs import assemble_file_at_url, run_task_at_url
 
 #: The optional module each format needs: (module, extra).
 FORMAT_EXTRAS = {"dicom": ("pydicom", "medical"), "nifti": ("nibabel", "medical")}
@@ -122,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out",
-        type=Path,
-        default=Path(DATASET_NAME),
-        help=f"output folder (default: {DATASET_NAME})",
+        default=DATASET_NAME,
+        help="output folder: a path, or an fsspec URL such as s3://bucket/folder (with "
+        f"its fsspec backend, e.g. pip install s3fs) (default: {DATASET_NAME})",
     )
     parser.add_argument(
         "--num-patients",
@@ -164,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=ENGINES,
         default="local",
         help="where the patients are rendered: local processes, or Ray (pip install -e "
-        '".[ray]"; --out must then be shared storage that every node sees) (default: local)',
+        '".[ray]"; --out must then be storage that every node sees: a shared path or a URL) '
+        "(default: local)",
     )
     parser.add_argument(
         "--ray-address",
@@ -177,7 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--verify",
-        type=Path,
         metavar="DIR",
         help="only check the export folder DIR against its manifest and report missing, "
         "extra or corrupted files (exit status 1 if any)",
@@ -211,6 +221,20 @@ def _check_output_folder(out: Path) -> None:
         raise ExportError(f"--out {out}: {existing} is not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ExportError(f"--out {out}: {existing} is not writable")
+
+
+def _check_url_folder(out: UrlFolder, engine: str, workers: int) -> None:
+    """Refuse a URL that names a file or cannot be reached; create it where folders exist."""
+    if out.protocol == "memory" and (engine != "local" or workers > 1):
+        raise ExportError(
+            f"--out {out}: memory:// is this process's memory; use --engine local --workers 1"
+        )
+    try:
+        out.prepare()
+    except StorageError as error:
+        raise ExportError(str(error)) from None
+    except Exception as error:  # the store's first answer: credentials, bucket, network
+        raise ExportError(f"--out {out}: {type(error).__name__}: {error}") from None
 
 
 def _check_arguments(
@@ -255,24 +279,28 @@ def is_finished(record: ExportRecord, parameters: GenerationParameters, formats)
 
 def _remove_recorded(record: ExportRecord, relative_paths: Sequence[str]) -> None:
     """Delete these files of the export and take them out of its record."""
-    for relative in relative_paths:
-        (record.folder / relative).unlink(missing_ok=True)
+    if isinstance(record.folder, UrlFolder):
+        record.folder.remove(relative_paths)
+    else:
+        for relative in relative_paths:
+            (record.folder / relative).unlink(missing_ok=True)
     record.removed(relative_paths)
 
 
 def _write_recorded(record: ExportRecord, relative: str, text: str) -> None:
     """Write a text file of the export atomically and record it."""
+    if isinstance(record.folder, UrlFolder):
+        record.folder.write_text(relative, text)
+        record.wrote({relative: hashlib.sha256(text.encode("utf-8")).hexdigest()})
+        return
     write_text(record.folder / relative, text)
     record.wrote(digest_files(record.folder, [record.folder / relative]))
 
 
-def _image_loader(out: Path, num_patients: int):
-    """``load(index, modality) -> float32 image`` from the ``.npy`` files or, if absent, the
-    ``float32`` Parquet config, quantised as the ``default`` config stores it."""
-    if not missing_patients(out, num_patients):
-        return lambda index, modality: quantize_to_uint8(
-            np.load(image_path(out, index, num_patients, modality), allow_pickle=False)
-        )
+def _float32_cells(out: Path, remote: UrlFolder | None = None):
+    """``read(index, column, dtype) -> ndarray``: patient ``index``'s cell of ``column`` in
+    the ``float32`` Parquet config as ``dtype`` (images float32 (S, S), label maps uint8
+    (S, S)); read at ``remote`` if ``out`` is its local view (``generator.url_card``)."""
     ids = [row["patient_id"] for row in read_labels(out)]
     files = [
         path
@@ -280,24 +308,52 @@ def _image_loader(out: Path, num_patients: int):
         for path in parquet_files(out, "float32", split)
     ]
     if not files:
-        raise ExportError("the sample grid needs the .npy images or the float32 Parquet config")
+        raise ExportError("the card's figures need the float32 Parquet config")
 
-    def load(index: int, modality: str) -> np.ndarray:
-        column = MODALITY_COLUMNS[modality]
+    def read(index: int, column: str, dtype: type) -> np.ndarray:
         for path in files:
+            source = remote.path(path.relative_to(out).as_posix()) if remote else path
             table = pq.read_table(
-                path, columns=[column], filters=[("patient_id", "==", ids[index])]
+                source,
+                columns=[column],
+                filters=[("patient_id", "==", ids[index])],
+                filesystem=remote.fs if remote else None,
             )
             if table.num_rows:
-                image = np.asarray(table.column(column)[0].as_py(), dtype=np.float32)
-                return quantize_to_uint8(image)
+                return np.asarray(table.column(column)[0].as_py(), dtype=dtype)
         raise ExportError(f"{ids[index]} is in labels.csv but not in the float32 Parquet")
 
-    return load
+    return read
+
+
+def _image_loader(out: Path, num_patients: int, remote: UrlFolder | None = None):
+    """``load(index, modality) -> uint8 image`` from the ``.npy`` files or, if absent, the
+    ``float32`` Parquet config, quantised as the ``default`` config stores it; read at
+    ``remote`` if ``out`` is its local view."""
+    if not missing_patients(out, num_patients):
+
+        def load(index: int, modality: str) -> np.ndarray:
+            path = image_path(out, index, num_patients, modality)
+            if remote is not None:
+                path = io.BytesIO(remote.read_bytes(path.relative_to(out).as_posix()))
+            return quantize_to_uint8(np.load(path, allow_pickle=False))
+
+        return load
+    read = _float32_cells(out, remote)
+    return lambda index, modality: quantize_to_uint8(
+        read(index, MODALITY_COLUMNS[modality], np.float32)
+    )
+
+
+def _label_map_loader(out: Path, remote: UrlFolder | None = None):
+    """``load(index, modality) -> uint8 label map`` from the ``float32`` Parquet config (at
+    ``remote`` if ``out`` is its local view)."""
+    read = _float32_cells(out, remote)
+    return lambda index, modality: read(index, f"{MODALITY_COLUMNS[modality]}_label_map", np.uint8)
 
 
 def export(
-    out: Path,
+    out: str | Path | UrlFolder,
     parameters: GenerationParameters,
     *,
     workers: int = 1,
@@ -308,7 +364,8 @@ def export(
     ray_address: str | None = None,
     say: Callable[[str], object] = lambda message: print(message, file=sys.stderr),
 ) -> None:
-    """Write (or finish writing) the export folder ``out``; raise ``ExportError`` on bad input.
+    """Write (or finish writing) the export folder ``out`` (a path, or an fsspec URL:
+    ``generator.storage``); raise ``ExportError`` on bad input.
 
     ``parameters`` (validated when it was made) go into ``generation.json`` as
     ``parameters.as_dict()``. ``formats`` chooses the parts (``FORMATS``); parts already in
@@ -319,12 +376,19 @@ def export(
     bytes changed since the export wrote it is written again, and ``say`` tells so.
     """
     _check_arguments(workers, formats, engine, ray_address)
-    out = Path(out)
-    _check_output_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
-    lock_existed = (out / LOCK_FILE).exists()
     try:
-        with folder_lock(out):
+        out = as_location(out)
+    except StorageError as error:
+        raise ExportError(str(error)) from None
+    if isinstance(out, UrlFolder):
+        _check_url_folder(out, engine, workers)
+        lock_existed = True  # a lock object is deleted when its holder ends
+    else:
+        _check_output_folder(out)
+        out.mkdir(parents=True, exist_ok=True)
+        lock_existed = (out / LOCK_FILE).exists()
+    try:
+        with folder_lock(out, say=say) as check_lock:
             try:
                 record = take_over(out, parameters, formats, force=force)
             except OwnershipError as error:
@@ -333,7 +397,13 @@ def export(
                 raise ExportError(str(error)) from None
             check_kept_files(record, workers=workers, quiet=quiet, say=say)
             if not is_finished(record, parameters, formats):
-                _write_export(record, parameters, formats, workers, quiet, engine, ray_address)
+                try:
+                    _write_export(
+                        record, parameters, formats, workers, quiet, engine, ray_address, check_lock
+                    )
+                finally:  # at a URL, what is done is kept for the next run (if it can be)
+                    with contextlib.suppress(OSError):
+                        record.flush()
     except FolderBusyError as error:
         raise ExportError(str(error)) from None
 
@@ -353,9 +423,12 @@ def _write_export(
     quiet: bool,
     engine: str,
     ray_address: str | None,
+    check_lock: Callable[[], None],
 ) -> None:
-    """Write what the record lacks of the export, then the manifest from the record."""
+    """Write what the record lacks of the export, then the manifest from the record;
+    ``check_lock()`` raises ``FolderBusyError`` if the folder's lock was lost."""
     out = record.folder
+    remote = isinstance(out, UrlFolder)
     # A folder with a manifest is a finished export; this run changes it, so the
     # manifest goes first and comes back last.
     _remove_recorded(record, [MANIFEST_FILE])
@@ -391,17 +464,19 @@ def _write_export(
             ) as bar:
 
                 def task_done(done: Written) -> None:
+                    check_lock()
                     record.wrote(done.digests)
                     bar.update(done.count)
 
-                run(run_task, todo, task_done)
+                run(run_task_at_url if remote else run_task, todo, task_done)
             with tqdm(total=len(jobs), unit="file", desc="parquet", disable=quiet) as bar:
 
                 def file_done(done: Written) -> None:
+                    check_lock()
                     record.wrote(done.digests)
                     bar.update()
 
-                run(assemble_file, jobs, file_done)
+                run(assemble_file_at_url if remote else assemble_file, jobs, file_done)
     except EngineError as error:
         raise ExportError(str(error), EXIT_FAILED) from None
     except MissingExtraError as error:
@@ -409,36 +484,74 @@ def _write_export(
     # The Arrow parts are not part of a finished export; nor is a part an earlier run
     # was asked for, this one was not, and that is incomplete.
     _remove_recorded(record, [p for p in record.digests if p.startswith(f"{PARTS_DIR}/")])
-    shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
+    if remote:
+        out.remove_tree(PARTS_DIR)
+    else:
+        shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
     for name in sorted(record.formats - set(formats)):
         wanted = [p for p in expected_files(parameters, (name,)) if p not in TABLE_FILES]
         if not all(p in record.digests for p in wanted):
             _remove_recorded(record, [p for p in wanted if p in record.digests])
     if not all(name in record.digests for name in (LABELS_FILE, METADATA_FILE)):
-        write_tables(out, parameters)
-        record.wrote(digest_files(out, [out / LABELS_FILE, out / METADATA_FILE]))
-    if "card" in formats:
-        labels = read_labels(out)
-        write_sample_grid(
-            out,
-            stages=[row["fibrosis_stage"] for row in labels],
-            patient_ids=[row["patient_id"] for row in labels],
-            load_image=_image_loader(out, num_patients),
-        )
-        write_progression_figure(out, parameters)
-        try:
-            write_croissant(out, parameters)  # before the card, whose files table lists it
-            write_card(out, parameters)
-        except (CardError, ValueError) as error:
-            raise ExportError(str(error)) from None
+        if remote:
+            for name, text in table_texts(parameters).items():
+                _write_recorded(record, name, text)
+        else:
+            write_tables(out, parameters)
+            record.wrote(digest_files(out, [out / LABELS_FILE, out / METADATA_FILE]))
+    if "card" in formats and remote:
+        with local_view(out, [p for p in record.digests if p not in CARD_FILES]) as view:
+            _write_card(view, parameters, remote=out, digests=record.digests)
+            for name in CARD_FILES:
+                out.upload(name, view / name)
+            record.wrote(digest_files(view, [view / name for name in CARD_FILES]))
+    elif "card" in formats:
+        _write_card(out, parameters)
         record.wrote(digest_files(out, [out / name for name in CARD_FILES]))
+    check_lock()
+    record.flush()  # at a URL: every line before the manifest that says it is finished
     write_manifest(out, record.digests)
 
 
-def verify(folder: Path, *, quiet: bool = False) -> Verification:
-    """Check ``folder`` against its manifest; raise ``ExportError`` if it has none."""
-    folder = Path(folder)
-    if not folder.is_dir():
+def _write_card(
+    out: Path,
+    parameters: GenerationParameters,
+    *,
+    remote: UrlFolder | None = None,
+    digests: Mapping[str, str] | None = None,
+) -> None:
+    """Write the card's files (``CARD_FILES``) into the local folder ``out``: the export,
+    or the local view (``generator.url_card``) of the export at ``remote``, whose images
+    are read there and whose files' SHA-256 are ``digests``."""
+    labels = read_labels(out)
+    stages = [row["fibrosis_stage"] for row in labels]
+    patient_ids = [row["patient_id"] for row in labels]
+    load_image = _image_loader(out, parameters.num_patients, remote)
+    write_sample_grid(out, stages=stages, patient_ids=patient_ids, load_image=load_image)
+    write_anatomy_figure(
+        out,
+        stages=stages,
+        patient_ids=patient_ids,
+        load_image=load_image,
+        load_label_map=_label_map_loader(out, remote),
+    )
+    write_progression_figure(out, parameters)
+    try:
+        # before the card, whose files table lists it
+        write_croissant(out, parameters, digests=digests)
+        write_card(out, parameters)
+    except (CardError, ValueError) as error:
+        raise ExportError(str(error)) from None
+
+
+def verify(folder: str | Path | UrlFolder, *, quiet: bool = False) -> Verification:
+    """Check ``folder`` (a path or an fsspec URL) against its manifest; raise
+    ``ExportError`` if it has none."""
+    try:
+        folder = as_location(folder, flag="--verify")
+    except StorageError as error:
+        raise ExportError(str(error)) from None
+    if isinstance(folder, Path) and not folder.is_dir():
         raise ExportError(f"--verify {folder}: not a folder")
     try:
         total = len(read_manifest(folder))
@@ -504,7 +617,7 @@ def describe_os_error(error: OSError) -> str:
     return f"{error.strerror or error}{where}; fix it and rerun to resume"
 
 
-def _main_verify(folder: Path, *, quiet: bool) -> int:
+def _main_verify(folder: str, *, quiet: bool) -> int:
     """``--verify DIR``: one line per problem on stderr; exit status 0 if the folder matches."""
     try:
         result = verify(folder, quiet=quiet)

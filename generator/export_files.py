@@ -13,6 +13,7 @@ import re
 from generator.cohort import patient_id, split_indices
 from generator.contract import BUILDER_SPLIT_NAMES, GenerationParameters
 from generator.layout import (
+    ANATOMY_FIGURE_FILE,
     CARD_FILE,
     CROISSANT_FILE,
     DATA_DIR,
@@ -47,7 +48,13 @@ FORMAT_ENTRIES = {
 #: Files every export writes, whatever its parts (the manifest last).
 TABLE_FILES = (LABELS_FILE, METADATA_FILE, PARAMETERS_FILE)
 #: The card's files (part ``card``).
-CARD_FILES = (CARD_FILE, CROISSANT_FILE, SAMPLE_GRID_FILE, PROGRESSION_FIGURE_FILE)
+CARD_FILES = (
+    CARD_FILE,
+    CROISSANT_FILE,
+    SAMPLE_GRID_FILE,
+    ANATOMY_FIGURE_FILE,
+    PROGRESSION_FIGURE_FILE,
+)
 _PATIENT_ID = re.compile(r"PAT_(\d+)")
 _PART = re.compile(
     rf"^{re.escape(PARTS_DIR)}/(?P<config>[^/]+)/(?P<split>[a-z]+)-(?P<n>\d{{6}})\.arrow$"

@@ -11,6 +11,8 @@ Rules (the export holds the folder's lock while they run):
   to be written again;
 - a recorded file whose bytes differ from the record is repaired: removed, to be
   written again (``check_kept_files``).
+
+The folder is a local ``Path`` or a ``generator.storage.UrlFolder``; the rules are the same.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from generator.contract import GenerationParameters
 from generator.export_files import FORMAT_ENTRIES, claims
 from generator.export_record import ExportRecord, RecordError
 from generator.files import PARTIAL_SUFFIX
+from generator.folder_scan import scan_folder
 from generator.layout import MANIFEST_FILE, RECORD_FILE
-from generator.manifest import scan_folder, sha256_file
+from generator.manifest import URL_HASH_THREADS, sha256_file
+from generator.storage import UrlFolder
 
 #: ``generation.json``'s key for the pixel spacing of every modality, mm (derived from
 #: the image size; the other keys are ``GenerationParameters.as_dict()``).
@@ -62,13 +66,13 @@ def _partial_target(relative: str) -> str:
 
 
 def take_over(
-    out: Path, parameters: GenerationParameters, formats: Sequence[str], *, force: bool
+    out: Path | UrlFolder, parameters: GenerationParameters, formats: Sequence[str], *, force: bool
 ) -> ExportRecord:
     """Check ``out`` for an export of ``parameters``; return its record, saved and claiming
     ``formats``. Raise ``OwnershipError`` before touching anything if the folder is not
     the export's to write."""
-    out = Path(out)
-    scan = scan_folder(out)
+    out = out if isinstance(out, UrlFolder) else Path(out)
+    scan = out.scan() if isinstance(out, UrlFolder) else scan_folder(out)
     if scan.unreadable:
         raise OwnershipError(
             f"cannot read {out}/{listing(scan.unreadable)}; fix its permissions and rerun"
@@ -132,8 +136,11 @@ def take_over(
     return record
 
 
-def _remove(out: Path, relative_paths: Sequence[str]) -> None:
+def _remove(out: Path | UrlFolder, relative_paths: Sequence[str]) -> None:
     """Delete these files of ``out`` (regular files only: links were refused)."""
+    if isinstance(out, UrlFolder):
+        out.remove(relative_paths)
+        return
     for relative in relative_paths:
         with contextlib.suppress(FileNotFoundError):
             (out / relative).unlink()
@@ -147,19 +154,23 @@ def check_kept_files(
     say: Callable[[str], object],
 ) -> None:
     """Hash every recorded file; remove (and unrecord) those whose bytes differ or that
-    are gone, saying so for the former."""
+    are gone, saying so for the former. ``workers`` threads hash (``URL_HASH_THREADS``
+    at least, at a URL)."""
     folder = record.folder
+    remote = isinstance(folder, UrlFolder)
     recorded = sorted(record.digests.items())
 
     def differs(item: tuple[str, str]) -> bool | None:
         relative, digest = item
         try:
-            return sha256_file(folder / relative) != digest
+            actual = folder.sha256(relative) if remote else sha256_file(folder / relative)
         except FileNotFoundError:
             return None
+        return actual != digest
 
     gone, repaired = [], []
-    pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
+    threads = max(workers, URL_HASH_THREADS) if remote else max(1, workers)
+    pool = concurrent.futures.ThreadPoolExecutor(threads)
     try:
         with tqdm(total=len(recorded), unit="file", desc="checking", disable=quiet) as bar:
             results = pool.map(differs, recorded)
@@ -173,5 +184,8 @@ def check_kept_files(
         pool.shutdown(cancel_futures=True)  # Ctrl-C: no hashing of the rest
     for relative in repaired:
         say(f"repairing {folder}/{relative}: its bytes are not those this export wrote")
-        (folder / relative).unlink()
+        if not remote:
+            (folder / relative).unlink()
+    if remote:
+        folder.remove(repaired)
     record.removed(gone + repaired)

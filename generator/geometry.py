@@ -1,6 +1,6 @@
 """Plane geometry in field-of-view fractions: ellipses, the pixel grid and its patches.
 
-Every position and size is a fraction of the axial field of view (about 36 cm), so a
+Every position and size is a fraction of the axial field of view (``FOV_MM``), so a
 patient has the same anatomy at every image size. Image y points down (anterior at the
 top), image x to the patient's left (radiological convention).
 """
@@ -13,6 +13,15 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+
+#: Side of the axial field of view, mm: the one definition (``mm`` converts to fractions).
+FOV_MM = 360.0
+
+
+def mm(length_mm: float) -> float:
+    """``length_mm`` millimetres as a fraction of the axial field of view."""
+    return length_mm / FOV_MM
+
 
 #: Maps a bounding box (x0, x1, y0, y1) in FOV fractions to the (rows, cols) slices of
 #: the point arrays that can hold it; ``None`` means "no point can".
@@ -63,6 +72,34 @@ class Ellipse:
             self.center_y - half_y,
             self.center_y + half_y,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class Capsule:
+    """A tapered tube segment (a vessel branch): from ``start`` (radius ``start_radius``)
+    to ``end`` (radius ``end_radius``), FOV fractions."""
+
+    start: tuple[float, float]
+    end: tuple[float, float]
+    start_radius: float
+    end_radius: float
+
+    def inside(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Bool mask of the points within the tube (round caps included)."""
+        (ax, ay), (bx, by) = self.start, self.end
+        ex, ey = bx - ax, by - ay
+        length2 = max(ex * ex + ey * ey, 1e-12)
+        dx, dy = x - np.float32(ax), y - np.float32(ay)
+        t = np.clip((dx * np.float32(ex) + dy * np.float32(ey)) * np.float32(1.0 / length2), 0, 1)
+        px, py = dx - t * np.float32(ex), dy - t * np.float32(ey)
+        radius = np.float32(self.start_radius) + t * np.float32(self.end_radius - self.start_radius)
+        return px * px + py * py <= radius * radius
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Axis-aligned bounding box (x0, x1, y0, y1) in field-of-view fractions."""
+        reach = max(self.start_radius, self.end_radius)
+        (ax, ay), (bx, by) = self.start, self.end
+        return min(ax, bx) - reach, max(ax, bx) + reach, min(ay, by) - reach, max(ay, by) + reach
 
 
 @functools.lru_cache(maxsize=8)

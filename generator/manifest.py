@@ -2,23 +2,28 @@
 
 ``manifest-sha256.txt`` holds one ``<hex digest>  <relative/path>`` line per file, so
 ``sha256sum -c manifest-sha256.txt`` run inside the folder checks it; :func:`verify_manifest`
-does the same in Python and also reports files that the manifest does not list.
+does the same in Python and also reports files that the manifest does not list. A
+folder is a local ``Path`` or a ``generator.storage.UrlFolder``.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
-import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from generator.files import PARTIAL_SUFFIX, write_text
-from generator.layout import IGNORED_ENTRIES, MANIFEST_FILE
+from generator.files import write_text
+from generator.folder_scan import scan_folder
+from generator.layout import MANIFEST_FILE
+from generator.storage import UrlFolder
 
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](\S(?:.*\S)?)$")
 _CHUNK_BYTES = 1 << 20
+#: Files hashed at once in a folder at a URL (each read is a network round trip).
+URL_HASH_THREADS = 16
 
 
 class ManifestError(Exception):
@@ -67,76 +72,29 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-@dataclasses.dataclass(frozen=True)
-class FolderScan:
-    """What a folder holds, walked without following links (relative POSIX paths, sorted).
-
-    ``IGNORED_ENTRIES`` at the top, the manifest and leftovers of interrupted atomic
-    writes are left out of ``files``; see :func:`scan_folder`.
-    """
-
-    files: tuple[str, ...]  # regular files
-    links: tuple[str, ...]  # symbolic links, to files or folders (not followed)
-    unreadable: tuple[str, ...]  # "path (reason)" of folders that could not be listed
-    partials: tuple[str, ...]  # leftovers of interrupted atomic writes
-
-
-def scan_folder(folder: Path) -> FolderScan:
-    """Walk ``folder`` (not following links) and sort what it holds into a ``FolderScan``."""
-    folder = Path(folder)
-    files, links, unreadable, partials = [], [], [], []
-
-    def on_error(error: OSError) -> None:
-        relative = Path(error.filename).relative_to(folder).as_posix()
-        unreadable.append(f"{relative} ({error.strerror or error})")
-
-    for root, dirs, names in os.walk(folder, onerror=on_error):
-        base = Path(root).relative_to(folder)
-        if base == Path("."):
-            dirs[:] = [name for name in dirs if name not in IGNORED_ENTRIES]
-            names = [name for name in names if name not in IGNORED_ENTRIES]
-        for name in sorted(dirs):
-            if (Path(root) / name).is_symlink():
-                links.append((base / name).as_posix())
-        dirs[:] = sorted(name for name in dirs if not (Path(root) / name).is_symlink())
-        for name in names:
-            relative = (base / name).as_posix()
-            if (Path(root) / name).is_symlink():
-                links.append(relative)
-            elif name.endswith(PARTIAL_SUFFIX):
-                partials.append(relative)
-            elif relative != MANIFEST_FILE:
-                files.append(relative)
-    return FolderScan(
-        files=tuple(sorted(files)),
-        links=tuple(sorted(links)),
-        unreadable=tuple(sorted(unreadable)),
-        partials=tuple(sorted(partials)),
-    )
-
-
-def write_manifest(folder: Path, digests: Mapping[str, str]) -> Path:
-    """Write the manifest of ``digests`` (relative path -> hex SHA-256) atomically; return
-    its path."""
+def write_manifest(folder: Path | UrlFolder, digests: Mapping[str, str]) -> None:
+    """Write the manifest of ``digests`` (relative path -> hex SHA-256) atomically."""
     lines = []
     for relative, digest in sorted(digests.items()):
         if "\n" in relative or "\\" in relative:
             raise ValueError(f"path cannot be written to a sha256sum manifest, got {relative!r}")
         lines.append(f"{digest}  {relative}\n")
-    manifest = Path(folder) / MANIFEST_FILE
-    write_text(manifest, "".join(lines))
-    return manifest
+    if isinstance(folder, UrlFolder):
+        folder.write_text(MANIFEST_FILE, "".join(lines))
+    else:
+        write_text(Path(folder) / MANIFEST_FILE, "".join(lines))
 
 
-def read_manifest(folder: Path) -> dict[str, str]:
+def read_manifest(folder: Path | UrlFolder) -> dict[str, str]:
     """Map of relative path -> hex digest from ``folder``'s manifest.
 
     Raises ``ManifestError`` if the manifest is absent, malformed, or names a path that
     leaves the folder.
     """
-    manifest = Path(folder) / MANIFEST_FILE
+    remote = isinstance(folder, UrlFolder)
+    manifest = f"{folder}/{MANIFEST_FILE}" if remote else Path(folder) / MANIFEST_FILE
     try:
-        text = manifest.read_text(encoding="utf-8")
+        text = folder.read_text(MANIFEST_FILE) if remote else manifest.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ManifestError(f"{manifest} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -156,27 +114,58 @@ def read_manifest(folder: Path) -> dict[str, str]:
     return entries
 
 
+def _local_check(folder: Path, relative: str, digest: str) -> str | None:
+    """``"missing"``, ``"corrupted"`` or ``None`` (it matches) for a file of a local folder."""
+    path = folder / relative
+    if path.is_symlink() or not path.is_file():
+        return "missing"
+    return "corrupted" if sha256_file(path) != digest else None
+
+
+def _url_check(folder: UrlFolder, relative: str, digest: str) -> str | None:
+    """``"missing"``, ``"corrupted"`` or ``None`` (it matches) for a file at a URL."""
+    try:
+        return "corrupted" if folder.sha256(relative) != digest else None
+    except FileNotFoundError:
+        return "missing"
+
+
 def verify_manifest(
-    folder: Path, *, on_progress: Callable[[int], object] = lambda done: None
+    folder: Path | UrlFolder, *, on_progress: Callable[[int], object] = lambda done: None
 ) -> Verification:
     """Check every file of ``folder`` against its manifest; raise ``ManifestError`` if unreadable.
 
-    ``on_progress(1)`` is called after each listed file.
+    ``on_progress(1)`` is called after each listed file. A folder at a URL is read by
+    ``URL_HASH_THREADS`` threads.
     """
-    folder = Path(folder)
+    remote = isinstance(folder, UrlFolder)
+    folder = folder if remote else Path(folder)
     entries = read_manifest(folder)
-    missing, corrupted, unreadable = [], [], []
-    for relative, digest in sorted(entries.items()):
-        path = folder / relative
+    check = _url_check if remote else _local_check
+
+    def outcome(item: tuple[str, str]) -> str | None:
         try:
-            if path.is_symlink() or not path.is_file():
-                missing.append(relative)
-            elif sha256_file(path) != digest:
-                corrupted.append(relative)
+            return check(folder, *item)
         except OSError as error:
-            unreadable.append(f"{relative} ({error.strerror or error})")
-        on_progress(1)
-    scan = scan_folder(folder)
+            return f"({error.strerror or error})"
+
+    missing, corrupted, unreadable = [], [], []
+    items = sorted(entries.items())
+    pool = concurrent.futures.ThreadPoolExecutor(URL_HASH_THREADS) if remote else None
+    try:
+        results = pool.map(outcome, items) if pool else map(outcome, items)
+        for (relative, _), result in zip(items, results, strict=True):
+            if result == "missing":
+                missing.append(relative)
+            elif result == "corrupted":
+                corrupted.append(relative)
+            elif result is not None:
+                unreadable.append(f"{relative} {result}")
+            on_progress(1)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    scan = folder.scan() if remote else scan_folder(folder)
     return Verification(
         missing=tuple(missing),
         corrupted=tuple(corrupted),

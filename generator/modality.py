@@ -21,24 +21,79 @@ import numpy as np
 
 from generator.anatomy import Anatomy
 from generator.cohort import PatientLabels
+from generator.noise import correlated_field
 from generator.random_streams import StreamFamily
-from generator.rasterise import axial_label_map
+from generator.rasterise import PaintPlan, axial_label_map, paint_plan
+
+
+@dataclasses.dataclass(frozen=True)
+class TissueFields:
+    """Zero-mean, unit-SD random fields of the tissues themselves, on the axial grid:
+    float32 (S, S) each. Every modality that images a tissue sees the same pattern.
+
+    texture : parenchymal texture (correlation length 1 % of the field of view), also the
+        trabecular pattern of the vertebral body
+    bowel : small-bowel loops in the visceral fat and the mottling of stool
+        (wavelength ``BOWEL_WAVELENGTH``)
+    septa : the lobules of fat; its zero crossings are the fibrous septa
+    """
+
+    texture: np.ndarray
+    bowel: np.ndarray
+    septa: np.ndarray
+
+    def at(self, name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Field ``name`` at points (x, y) in FOV fractions (nearest pixel): float32."""
+        field = getattr(self, name)
+        size = field.shape[0]
+        rows = np.clip((y * size).astype(np.intp), 0, size - 1)
+        cols = np.clip((x * size).astype(np.intp), 0, size - 1)
+        return field[rows, cols]
+
+
+#: Wavelength of the small-bowel loops, FOV fractions (about 27 mm).
+BOWEL_WAVELENGTH = 0.075
+#: Wavelength of the fat lobules, FOV fractions (about 13 mm).
+SEPTA_WAVELENGTH = 0.035
+
+
+def septa_ridges(field: np.ndarray, width: float = 4.0) -> np.ndarray:
+    """Thin ridges along the zero crossings of ``field`` (1 on a septum, ~0 between)."""
+    return np.exp(-((field * np.float32(width)) ** 2))
 
 
 @dataclasses.dataclass(frozen=True)
 class Scene:
     """What every modality renders: the anatomy at one rendering size (pixels).
 
-    The axial label map is computed once and shared by the modalities that use it.
+    The axial label map and the tissue fields (drawn from ``streams``, the patient's
+    ``anatomy`` family, part ``tissue_fields``) are computed once and shared by the
+    modalities that use them.
     """
 
     anatomy: Anatomy
     size: int
+    streams: StreamFamily
+
+    @functools.cached_property
+    def plan(self) -> PaintPlan:
+        """The anatomy's paint plan (``rasterise.paint_plan``), for every label map."""
+        return paint_plan(self.anatomy)
+
+    @functools.cached_property
+    def fields(self) -> TissueFields:
+        """The tissue fields at the scene's size (see ``TissueFields``)."""
+        rng = self.streams.rng("tissue_fields")
+        return TissueFields(
+            texture=correlated_field(rng, self.size, "gaussian", 0.01),
+            bowel=correlated_field(rng, self.size, "bandpass", BOWEL_WAVELENGTH, 0.8),
+            septa=correlated_field(rng, self.size, "bandpass", SEPTA_WAVELENGTH, 0.5),
+        )
 
     @functools.cached_property
     def axial_labels(self) -> np.ndarray:
         """uint8 (size, size) axial label map (read-only; copy before changing it)."""
-        labels = axial_label_map(self.anatomy, self.size)
+        labels = axial_label_map(self.anatomy, self.size, self.plan)
         labels.flags.writeable = False
         return labels
 

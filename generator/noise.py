@@ -104,9 +104,14 @@ def blur_power(sigma_y: float, sigma_x: float) -> float:
 
 def separable_blur(image: np.ndarray, sigma_y: float, sigma_x: float) -> np.ndarray:
     """Gaussian blur with per-axis SDs in pixels, edges clamped; same shape and dtype."""
+    return separable_filter(image, blur_taps(sigma_y), blur_taps(sigma_x))
+
+
+def separable_filter(image: np.ndarray, taps_y: np.ndarray, taps_x: np.ndarray) -> np.ndarray:
+    """Convolve with odd-length 1-D taps along y (rows), then x (columns), edges clamped;
+    same shape and dtype. A pixel depends only on the pixels within the taps' reach."""
     out = image
-    for axis, sigma in ((0, sigma_y), (1, sigma_x)):
-        taps = blur_taps(sigma)
+    for axis, taps in ((0, taps_y), (1, taps_x)):
         if taps.size == 1:
             continue
         half = taps.size // 2

@@ -81,11 +81,10 @@ def render_patient(
     """
     GenerationParameters(labels.index + 1, image_size, seed)  # validates
     index = labels.index
-    anatomy = sample_anatomy(
-        labels.severity, labels.fibrosis_stage, StreamFamily(seed, index, "anatomy")
-    )
+    streams = StreamFamily(seed, index, "anatomy")
+    anatomy = sample_anatomy(labels.severity, labels.fibrosis_stage, labels.sex, streams)
     factor = supersampling(image_size)
-    scene = Scene(anatomy, image_size * factor)
+    scene = Scene(anatomy, image_size * factor, streams)
     parameters, images, label_maps, physical = {}, {}, {}, {}
     for modality in REGISTRY:
         params = modality.sample(labels, anatomy, StreamFamily(seed, index, modality.name))

@@ -24,11 +24,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from generator import ultrasound
+from generator.geometry import FOV_MM
 from generator.modalities import MODALITIES, MODALITY_TITLES
 from generator.patient import Patient
 
-#: Side of the axial field of view, mm (``ultrasound.FOV_CM`` is its one definition).
-AXIAL_FOV_MM = 10.0 * ultrasound.FOV_CM
+#: Side of the axial field of view, mm (``geometry.FOV_MM`` is its one definition).
+AXIAL_FOV_MM = FOV_MM
 #: Side of each modality's displayed square, mm.
 DISPLAY_SIDE_MM = {
     "MRI": AXIAL_FOV_MM,

@@ -19,11 +19,10 @@ from PIL import Image, ImageDraw
 from generator.cohort import patient_id
 from generator.contract import STAGES, GenerationParameters
 from generator.encoding import quantize_to_uint8
-from generator.files import atomic_writer
+from generator.figures import STAGE_WORDS, centred_text, font, save_png, tile
 from generator.layout import PROGRESSION_FIGURE_FILE
 from generator.modalities import REGISTRY
 from generator.patient import Patient, progression
-from generator.sample_grid import font, tile
 
 #: Patients shown: the first ones of the export (fewer if it has fewer).
 NUM_SHOWN = 3
@@ -31,14 +30,6 @@ NUM_SHOWN = 3
 #: enlarged without smoothing, large ones shrunk), so the picture stays legible and small
 #: (45 cells at 224 px: well under 1 MB of PNG).
 MIN_CELL, MAX_CELL = 128, 160
-#: METAVIR stages in words, for the column headers.
-STAGE_WORDS = {
-    "F0": "no fibrosis",
-    "F1": "portal fibrosis",
-    "F2": "few septa",
-    "F3": "many septa",
-    "F4": "cirrhosis",
-}
 _MARGIN = 12  # around the picture
 _GAP = 3  # between cells of a block
 _LABEL_WIDTH = 92  # the modality titles, left of the cells
@@ -50,11 +41,6 @@ _BACKGROUND = 255
 _INK = 32  # text
 _SOFT_INK = 96  # secondary text
 _RULE = 176  # thin separators
-
-
-def _centred_text(draw, centre_x: float, y: float, text: str, font, fill: int) -> None:
-    width = draw.textlength(text, font=font)
-    draw.text((round(centre_x - width / 2), y), text, fill=fill, font=font)
 
 
 def cell_size(image_size: int) -> int:
@@ -123,8 +109,8 @@ def make_progression_figure(progressions: Mapping[str, Mapping[str, Patient]]) -
         x0, _, x1, _ = cell_box(0, 0, column, cell=cell)
         kpa = reference[stage].labels.liver_stiffness_kpa  # the stage's median: all rows
         y = _MARGIN + _TITLE_HEIGHT
-        _centred_text(draw, (x0 + x1) / 2, y, f"{stage} · {kpa:.1f} kPa", header_font, _INK)
-        _centred_text(draw, (x0 + x1) / 2, y + 17, STAGE_WORDS[stage], small_font, _SOFT_INK)
+        centred_text(draw, (x0 + x1) / 2, y, f"{stage} · {kpa:.1f} kPa", header_font, _INK)
+        centred_text(draw, (x0 + x1) / 2, y + 17, STAGE_WORDS[stage], small_font, _SOFT_INK)
     # A thin rule with an arrowhead under the headers: severity grows to the right.
     arrow_y = _block_top(0, cell) - 6
     draw.line([(left, arrow_y), (right - 1, arrow_y)], fill=_RULE, width=1)
@@ -182,9 +168,4 @@ def write_progression_figure(
         )
         for index in shown_indices(parameters.num_patients, count)
     }
-    figure = make_progression_figure(progressions)
-    path = Path(folder) / PROGRESSION_FIGURE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(path) as handle:
-        figure.save(handle, format="PNG", optimize=True)
-    return path
+    return save_png(make_progression_figure(progressions), Path(folder) / PROGRESSION_FIGURE_FILE)

@@ -23,7 +23,9 @@ import numpy as np
 
 from generator import label_ids as L
 from generator.anatomy import Anatomy, Liver
+from generator.body import WallBand
 from generator.geometry import Ellipse, Locator, grid_slices, membership, pixel_grid
+from generator.gut import Stomach
 
 
 class Shape(Protocol):
@@ -35,10 +37,11 @@ class Shape(Protocol):
 
 
 class Patch:
-    """The points of one window of a rasterisation, with a memo for shared fields."""
+    """The points of one window of a rasterisation (x, y and the body outline's
+    ``level`` there), with a memo for shared fields."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.x, self.y = x, y
+    def __init__(self, x: np.ndarray, y: np.ndarray, level: np.ndarray) -> None:
+        self.x, self.y, self.level = x, y, level
         self._memo: dict[object, object] = {}
 
     def memo(self, key: object, compute: Callable[[], object]) -> object:
@@ -48,15 +51,52 @@ class Patch:
         return self._memo[key]
 
 
+class _Region(Protocol):
+    """A record with its own box and membership test (``Ellipse``, ``Capsule``, ``WallBand``)."""
+
+    def bounds(self) -> tuple[float, float, float, float]: ...
+
+    def inside(self, x: np.ndarray, y: np.ndarray) -> np.ndarray: ...
+
+
 @dataclasses.dataclass(frozen=True)
-class _EllipseShape:
-    ellipse: Ellipse
+class _PlainShape:
+    region: _Region
 
     def bounds(self):
-        return self.ellipse.bounds()
+        return self.region.bounds()
 
     def inside(self, x, y, patch):
-        return self.ellipse.inside(x, y)
+        return self.region.inside(x, y)
+
+
+@dataclasses.dataclass(frozen=True)
+class _WallBandShape:
+    """A band of the body wall, tested on the patch's outline level (computed once)."""
+
+    band: WallBand
+
+    def bounds(self):
+        return self.band.bounds()
+
+    def inside(self, x, y, patch):
+        return self.band.inside_at_level(x, y, patch.level)
+
+
+@dataclasses.dataclass(frozen=True)
+class _StomachLumen:
+    """The stomach's lumen above its gas-fluid level (``part="gas"``) or below it."""
+
+    stomach: Stomach
+    part: str
+
+    def bounds(self):
+        return self.stomach.outline.bounds()
+
+    def inside(self, x, y, patch):
+        lumen = patch.memo(("lumen", self.stomach), lambda: self.stomach.lumen(x, y))
+        gas = y < np.float32(self.stomach.gas_level)
+        return lumen & gas if self.part == "gas" else lumen & ~gas
 
 
 def _liver_fields(liver: Liver, patch: Patch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,18 +130,22 @@ class _LiverShape:
         return (smooth <= np.float32(shell + self.liver.diaphragm_thickness)) & (v > 0.25)
 
 
-def _ellipses(*getters: Callable[[Anatomy], object]) -> Callable[[Anatomy], list]:
-    """Shapes of the ellipses (or tuples of ellipses, or ``None``) the getters return."""
+def _plain(*getters: Callable[[Anatomy], object]) -> Callable[[Anatomy], list]:
+    """Shapes of the regions (or tuples of regions, or ``None``) the getters return."""
 
     def shapes(anatomy: Anatomy) -> list:
         out = []
         for getter in getters:
             value = getter(anatomy)
             values = value if isinstance(value, tuple) else (value,)
-            out.extend(_EllipseShape(e) for e in values if e is not None)
+            out.extend(_shape(r) for r in values if r is not None)
         return out
 
     return shapes
+
+
+def _shape(region: _Region) -> Shape:
+    return _WallBandShape(region) if isinstance(region, WallBand) else _PlainShape(region)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,9 +162,40 @@ class Layer:
 _SOFT = frozenset(L.DISPLACEABLE_IDS)
 #: What a structure painted after the disease-driven ones may cover, besides its own list.
 _OVER_DISEASE = frozenset(L.STAGE_DEPENDENT_IDS)
+#: What the bones and muscles of the wall and back may cover besides those.
+_WALL = _OVER_DISEASE | {L.SUBCUTANEOUS_FAT, L.MUSCLE, L.LUNG, L.CRUS, L.KIDNEY}
 
 PAINT_ORDER: tuple[Layer, ...] = (
-    Layer("bowel_gas", L.BOWEL_GAS, _ellipses(lambda a: a.bowel_gas), frozenset({L.VISCERA})),
+    # Soft contents, displaced by the disease-driven structures below.
+    Layer(
+        "colon",
+        L.COLON,
+        _plain(lambda a: tuple(c.outline for c in a.colon)),
+        frozenset({L.VISCERA}),
+    ),
+    Layer(
+        "colon_gas",
+        L.BOWEL_GAS,
+        _plain(lambda a: tuple(g for c in a.colon for g in c.gas)),
+        frozenset({L.COLON}),
+    ),
+    Layer(
+        "stomach_wall", L.STOMACH_WALL, _plain(lambda a: a.stomach.outline), frozenset({L.VISCERA})
+    ),
+    Layer(
+        "stomach_content",
+        L.STOMACH_CONTENT,
+        lambda a: [_StomachLumen(a.stomach, "fluid")],
+        frozenset({L.STOMACH_WALL}),
+    ),
+    Layer(
+        "stomach_gas",
+        L.BOWEL_GAS,
+        lambda a: [_StomachLumen(a.stomach, "gas")],
+        frozenset({L.STOMACH_WALL}),
+    ),
+    Layer("bowel_gas", L.BOWEL_GAS, _plain(lambda a: a.bowel_gas), frozenset({L.VISCERA})),
+    # Disease-driven structures.
     Layer(
         "diaphragm",
         L.DIAPHRAGM,
@@ -142,39 +217,37 @@ PAINT_ORDER: tuple[Layer, ...] = (
     Layer(
         "hepatic_vessels",
         L.HEPATIC_VESSEL,
-        _ellipses(lambda a: a.liver.vessels),
+        _plain(lambda a: a.liver.vessels),
         frozenset({L.LIVER}),
     ),
     Layer(
         "spleen",
         L.SPLEEN,
-        _ellipses(lambda a: a.spleen),
+        _plain(lambda a: a.spleen),
         _SOFT | {L.DIAPHRAGM, L.ASCITES, L.LIVER},
     ),
-    Layer("gallbladder", L.GALLBLADDER, _ellipses(lambda a: a.gallbladder), _OVER_DISEASE),
-    Layer("kidney", L.KIDNEY, _ellipses(lambda a: a.kidney), _OVER_DISEASE),
-    Layer(
-        "paraspinal_muscles",
-        L.MUSCLE,
-        _ellipses(lambda a: a.spine.paraspinal),
-        _OVER_DISEASE | {L.SUBCUTANEOUS_FAT, L.KIDNEY},
-    ),
-    Layer(
-        "ribs",
-        L.RIB,
-        _ellipses(lambda a: a.ribs),
-        _OVER_DISEASE | {L.SUBCUTANEOUS_FAT, L.MUSCLE},
-    ),
-    Layer("vertebral_body", L.VERTEBRA, _ellipses(lambda a: a.spine.vertebral_body), None),
+    # Everything else: never moved by the disease.
+    Layer("gallbladder", L.GALLBLADDER, _plain(lambda a: a.gallbladder), _OVER_DISEASE),
+    Layer("kidneys", L.KIDNEY, _plain(lambda a: a.kidneys), _OVER_DISEASE),
+    Layer("pancreas", L.PANCREAS, _plain(lambda a: a.pancreas), _OVER_DISEASE),
+    Layer("adrenals", L.ADRENAL, _plain(lambda a: a.adrenals), _OVER_DISEASE),
+    Layer("posterior_diaphragm", L.CRUS, _plain(lambda a: a.wall.diaphragm), _OVER_DISEASE),
+    Layer("lungs", L.LUNG, _plain(lambda a: a.wall.lungs), _OVER_DISEASE | {L.CRUS}),
+    Layer("crura", L.CRUS, _plain(lambda a: a.crura), _OVER_DISEASE | {L.ADRENAL}),
+    Layer("psoas", L.MUSCLE, _plain(lambda a: a.spine.psoas), _OVER_DISEASE | {L.KIDNEY}),
+    Layer("back_muscles", L.MUSCLE, _plain(lambda a: a.spine.back_muscles), _WALL),
+    Layer("ribs", L.RIB, _plain(lambda a: a.wall.ribs), _WALL),
+    Layer("costal_cartilage", L.COSTAL_CARTILAGE, _plain(lambda a: a.wall.cartilages), _WALL),
+    Layer("vertebral_body", L.VERTEBRA, _plain(lambda a: a.spine.vertebral_body), None),
     Layer(
         "posterior_elements",
         L.VERTEBRA,
-        _ellipses(lambda a: a.spine.posterior_elements),
-        _OVER_DISEASE | {L.SUBCUTANEOUS_FAT, L.MUSCLE},
+        _plain(lambda a: a.spine.posterior_elements),
+        _WALL,
     ),
-    Layer("spinal_canal", L.SPINAL_CANAL, _ellipses(lambda a: a.spine.canal), None),
-    Layer("aorta", L.AORTA, _ellipses(lambda a: a.aorta), None),
-    Layer("ivc", L.IVC, _ellipses(lambda a: a.ivc), None),
+    Layer("spinal_canal", L.SPINAL_CANAL, _plain(lambda a: a.spine.canal), None),
+    Layer("aorta", L.AORTA, _plain(lambda a: a.aorta), None),
+    Layer("ivc", L.IVC, _plain(lambda a: a.ivc), None),
 )
 
 
@@ -182,16 +255,35 @@ def _everywhere(bounds: tuple[float, float, float, float]) -> tuple[slice, slice
     return slice(None), slice(None)
 
 
+#: Every layer of ``PAINT_ORDER`` with its shapes for one anatomy, each with its box.
+PaintPlan = tuple[tuple[Layer, tuple[tuple[Shape, tuple[float, float, float, float]], ...]], ...]
+
+
+def paint_plan(anatomy: Anatomy) -> PaintPlan:
+    """The shapes of every layer for ``anatomy`` and their boxes (computed once, for
+    every set of points it is rasterised at)."""
+    return tuple(
+        (layer, tuple((shape, shape.bounds()) for shape in layer.shapes(anatomy)))
+        for layer in PAINT_ORDER
+    )
+
+
 def rasterise(
-    anatomy: Anatomy, x: np.ndarray, y: np.ndarray, locate: Locator | None = None
+    anatomy: Anatomy,
+    x: np.ndarray,
+    y: np.ndarray,
+    locate: Locator | None = None,
+    plan: PaintPlan | None = None,
 ) -> np.ndarray:
     """Label ids at points (x, y) in field-of-view fractions: uint8, shape of ``x``.
 
     Points outside the body are ``BACKGROUND``. Ids are those of ``label_ids``, without
     the modality-specific focal findings (nodules, spots, reflections). ``locate``
     (optional) restricts each structure to the part of the point arrays that can contain
-    its bounding box; it changes speed, not the result.
+    its bounding box; it changes speed, not the result. ``plan`` is
+    ``paint_plan(anatomy)``, computed here when not given.
     """
+    plan = plan if plan is not None else paint_plan(anatomy)
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y, dtype=np.float32)
     locate = locate or _everywhere
@@ -203,15 +295,16 @@ def rasterise(
     labels[level <= np.float32(muscle_level)] = L.MUSCLE
     labels[level <= np.float32(cavity_level)] = L.VISCERA
     patches: dict[tuple, Patch] = {}
-    for layer in PAINT_ORDER:
-        for shape in layer.shapes(anatomy):
-            where = locate(shape.bounds())
+    for layer, shapes in plan:
+        for shape, box in shapes:
+            where = locate(box)
             if where is None:
                 continue
-            key = tuple((s.start, s.stop) for s in where)
+            rows, cols = where
+            key = (rows.start, rows.stop, cols.start, cols.stop)
             patch = patches.get(key)
             if patch is None:
-                patch = patches[key] = Patch(x[where], y[where])
+                patch = patches[key] = Patch(x[where], y[where], level[where])
             sub = labels[where]
             target = shape.inside(patch.x, patch.y, patch)
             if layer.onto is not None:
@@ -221,10 +314,26 @@ def rasterise(
     return labels
 
 
-def axial_label_map(anatomy: Anatomy, size: int) -> np.ndarray:
+def axial_label_map(anatomy: Anatomy, size: int, plan: PaintPlan | None = None) -> np.ndarray:
     """The axial slice's label map shared by MRI and CT: uint8 (size, size)."""
     y, x = pixel_grid(size)
-    return rasterise(anatomy, x, y, functools.partial(grid_slices, size=size))
+    return rasterise(anatomy, x, y, functools.partial(grid_slices, size=size), plan)
+
+
+def vertebral_body_pixels(
+    vertebra: Ellipse, label_map: np.ndarray, cortex_fraction: float
+) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
+    """The vertebral body on the axial grid: its patch (rows, columns) and two bool masks
+    in that patch, the body's ``VERTEBRA`` pixels and those of them in the outer
+    ``cortex_fraction`` of its radius (the cortical shell); ``None`` off the grid."""
+    size = label_map.shape[0]
+    patch = grid_slices(vertebra.bounds(), size)
+    if patch is None:
+        return None
+    y, x = pixel_grid(size)
+    q = vertebra.q(x[patch], y[patch])
+    body = (q <= 1.0) & (label_map[patch] == L.VERTEBRA)
+    return patch, body, body & (q > (1.0 - cortex_fraction) ** 2)
 
 
 def label_table(values: Mapping[int, float]) -> np.ndarray:

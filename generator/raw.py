@@ -58,8 +58,9 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return buffer.getvalue()
 
 
-def write_tables(folder: Path, parameters: GenerationParameters) -> None:
-    """Write ``labels.csv`` (the seed's six columns) and ``metadata.csv`` (stiffness, fold)."""
+def table_texts(parameters: GenerationParameters) -> dict[str, str]:
+    """``labels.csv`` (the seed's six columns) and ``metadata.csv`` (stiffness, fold), by
+    file name."""
     num_patients = parameters.num_patients
     labels = [sample_labels(index, seed=parameters.seed) for index in range(num_patients)]
     ids = [patient_id(item.index, num_patients) for item in labels]
@@ -79,5 +80,13 @@ def write_tables(folder: Path, parameters: GenerationParameters) -> None:
         (pid, f"{item.liver_stiffness_kpa:.3f}", "" if fold is None else fold)
         for pid, item, fold in zip(ids, labels, folds, strict=True)
     ]
-    write_text(Path(folder) / LABELS_FILE, _csv_text(LABEL_COLUMNS, label_rows))
-    write_text(Path(folder) / METADATA_FILE, _csv_text(METADATA_COLUMNS, metadata_rows))
+    return {
+        LABELS_FILE: _csv_text(LABEL_COLUMNS, label_rows),
+        METADATA_FILE: _csv_text(METADATA_COLUMNS, metadata_rows),
+    }
+
+
+def write_tables(folder: Path, parameters: GenerationParameters) -> None:
+    """Write ``labels.csv`` and ``metadata.csv`` (``table_texts``) atomically."""
+    for name, text in table_texts(parameters).items():
+        write_text(Path(folder) / name, text)

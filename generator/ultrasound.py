@@ -11,7 +11,10 @@ complex scatterers whose intensities are Gamma distributed (shape m; a Nakagami(
 envelope has a Gamma(m) intensity; healthy liver m ~ 0.8-1.0, fibrosis pushes m below 1;
 Tsui et al. 2015, 2017) is convolved with an anisotropic point-spread function (short
 along the beam, wider across it); the envelope is log-compressed to [0, 1]. Specular
-interfaces (organ boundaries, the diaphragm) are bright; blood and fluid are anechoic.
+interfaces (organ boundaries, the diaphragm) are bright; blood and fluid are anechoic;
+the body wall reverberates (its echoes repeat at multiples of its depth). Labels on the
+beam grid are rasterised on 2 x 2 sample blocks (``LABEL_BLOCK``), about the axial
+label map's resolution.
 
 Seed trends (the published contract): liver echogenicity and texture coarseness rise
 with severity (lower m, clustered scatterers with a longer correlation length); bright
@@ -21,7 +24,8 @@ liver reads the patient's severity through this modality's own noisy read-out
 (``READOUT_SD``).
 
 Streams (family ``US``): ``acquisition`` (probe pose, read-out, gain), ``reflections``,
-``fields`` (bowel texture, complex scatterer noise: fixed draws at every stage),
+``fields`` (complex scatterer noise: fixed draws at every stage; the bowel texture is
+the scene's),
 ``speckle`` (the liver's Gamma intensities) and ``clusters`` (their clustering field).
 """
 
@@ -37,11 +41,11 @@ from generator import label_ids as L
 from generator.anatomy import Anatomy
 from generator.cohort import PatientLabels
 from generator.findings import Finding, sample_findings
-from generator.geometry import grid_slices
+from generator.geometry import FOV_MM, grid_slices, membership
 from generator.modality import Modality, Rendering, Scene
 from generator.noise import blur_power, correlated_field, separable_blur
 from generator.random_streams import StreamFamily
-from generator.rasterise import label_table, rasterise
+from generator.rasterise import PaintPlan, label_table, rasterise
 from generator.stamps import stamp_disc
 
 # Probe and display geometry (field-of-view fractions of the axial slice; ~36 cm).
@@ -51,7 +55,7 @@ PROBE_RADIUS = 0.12
 #: Imaging depth below the skin (about 16 cm).
 DEPTH = 0.45
 #: Physical width of the axial field of view, cm (converts fractions to depths in cm).
-FOV_CM = 36.0
+FOV_CM = FOV_MM / 10.0
 FREQUENCY_MHZ = 3.5
 #: Time-gain compensation assumes liver attenuation (dB/cm/MHz) and restores this
 #: fraction of the round-trip loss it expects at each depth.
@@ -80,6 +84,14 @@ TISSUE_ECHO = {
     L.REFLECTION: 1.0,  # labelled after the echoes are formed; the echo is coherent
     L.GALLBLADDER: 0.0,  # anechoic bile
     L.RIB: 5.0,
+    L.STOMACH_WALL: 0.6,
+    L.STOMACH_CONTENT: 0.05,  # fluid with a little debris
+    L.COLON: 2.5,  # stool and gas: bright, shadowing
+    L.LUNG: 6.0,  # air: a bright line, then nothing
+    L.CRUS: 0.25,
+    L.COSTAL_CARTILAGE: 0.15,  # hypoechoic
+    L.ADRENAL: 0.6,
+    L.PANCREAS: 1.2,  # at least as echogenic as the liver
 }
 #: Attenuation per label, dB/cm/MHz (REFERENCE.md: liver 0.50, spleen 0.40, fat 0.63,
 #: blood 0.15, kidney 1.0, muscle 1.0-1.4, bone ~15; water ~0; gas: total loss). The loss
@@ -105,9 +117,20 @@ TISSUE_ATTENUATION = {
     L.REFLECTION: 0.50,  # liver
     L.RIB: 15.0,
     L.GALLBLADDER: 0.01,
+    L.STOMACH_WALL: 1.0,
+    L.STOMACH_CONTENT: 0.05,
+    L.COLON: 4.0,
+    L.LUNG: 40.0,
+    L.CRUS: 1.2,
+    L.COSTAL_CARTILAGE: 5.0,
+    L.ADRENAL: 0.8,
+    L.PANCREAS: 0.7,
 }
-#: Log-normal SD of the viscera's echo (bowel loops, gas, fat), and the loops' size.
-BOWEL_TEXTURE_SD, BOWEL_WAVELENGTH = 0.9, 0.06
+#: Log-normal SD of the viscera's echo (bowel loops, gas, fat: the scene's bowel field).
+BOWEL_TEXTURE_SD = 0.9
+#: Reverberation between the probe and the body wall: echoes of the wall repeat at
+#: multiples of its depth, each REVERB_GAIN of the one before, up to REVERB_ORDERS.
+REVERB_GAIN, REVERB_ORDERS = 0.1, 3
 #: Extra echo at interfaces between tissues (specular reflection).
 BOUNDARY_ECHO = 3.0
 #: Liver echo gained per unit of read-out severity, dB.
@@ -115,7 +138,7 @@ LIVER_ECHO_DB_PER_SEVERITY = 8.0
 #: SD of the ultrasound's own read-out of severity (severity units), independent of the
 #: other modalities' read-outs. Lower than MRI's and CT's: speckle, attenuation and
 #: gain already blur the ultrasound's liver mean.
-READOUT_SD = 0.30
+READOUT_SD = 0.25
 #: Gamma shape of the liver's scatterer intensity: m = M_HEALTHY - M_PER_SEVERITY * s
 #: (s: the ultrasound's read-out of severity, floored at 0), at least M_MIN.
 M_HEALTHY, M_PER_SEVERITY, M_MIN = 1.0, 0.45, 0.3
@@ -127,7 +150,7 @@ CLUSTER_LENGTH_BASE, CLUSTER_LENGTH_PER_SEVERITY = 0.008, 0.016  # beam-grid fra
 PSF_AXIAL_MM, PSF_LATERAL_MM = 0.6, 1.2
 #: Bright reflections (F3-F4 only).
 REFLECTION_STAGES = frozenset({"F3", "F4"})
-REFLECTION_BASE, REFLECTION_PER_SEVERITY = 0.6, 2.5
+REFLECTION_BASE, REFLECTION_PER_SEVERITY = 0.9, 2.5
 REFLECTION_RADIUS = 0.008  # axial FOV fractions
 #: Coherent intensity of a reflection, in units of the F0 liver's mean echo (about +16 dB
 #: over the liver's speckle).
@@ -273,6 +296,32 @@ def beam_points(probe: Probe, geometry: FanGeometry) -> tuple[np.ndarray, np.nda
     )
 
 
+#: The beam grid's labels are rasterised on blocks of LABEL_BLOCK x LABEL_BLOCK samples
+#: (about 1.4 mm at 224 pixels: the axial label map's resolution), each block taking the
+#: label at its centre; echoes and speckle are formed on the full grid.
+LABEL_BLOCK = 2
+
+
+def rasterise_beam(
+    anatomy: Anatomy, probe: Probe, size: int, plan: PaintPlan | None = None
+) -> np.ndarray:
+    """Label ids on the (size, size) beam grid (rows = depths, columns = scan lines):
+    uint8, each ``LABEL_BLOCK`` x ``LABEL_BLOCK`` block the label at its centre.
+    ``plan``: the anatomy's ``rasterise.paint_plan`` if already made."""
+    blocks = -(-size // LABEL_BLOCK)
+    centre = (LABEL_BLOCK * np.arange(blocks) + LABEL_BLOCK / 2) / size  # fractions
+    radius = (PROBE_RADIUS + DEPTH * centre).astype(np.float32)
+    angle = -FAN_HALF_ANGLE + 2.0 * FAN_HALF_ANGLE * centre
+    cb, sb = math.cos(probe.beam_angle), math.sin(probe.beam_angle)
+    dir_x = (cb * np.cos(angle) - sb * np.sin(angle)).astype(np.float32)
+    dir_y = (sb * np.cos(angle) + cb * np.sin(angle)).astype(np.float32)
+    x = np.float32(probe.apex_x) + radius[:, None] * dir_x[None, :]
+    y = np.float32(probe.apex_y) + radius[:, None] * dir_y[None, :]
+    coarse = rasterise(anatomy, x, y, functools.partial(_locate, probe, blocks), plan)
+    full = np.repeat(np.repeat(coarse, LABEL_BLOCK, axis=0), LABEL_BLOCK, axis=1)
+    return np.ascontiguousarray(full[:size, :size])
+
+
 def _to_beam(probe: Probe, x: float, y: float, size: int) -> tuple[float, float]:
     """Beam-grid position (column, row) as fractions of ``size`` of the axial point (x, y)."""
     dx, dy = x - probe.apex_x, y - probe.apex_y
@@ -327,6 +376,10 @@ def psf_sigmas(size: int) -> tuple[float, float]:
 
 
 _ECHO_TABLE = label_table(TISSUE_ECHO)
+#: The body wall along a scan line (and the air before the skin).
+_WALL = membership(
+    frozenset({L.BACKGROUND, L.SUBCUTANEOUS_FAT, L.MUSCLE, L.RIB, L.COSTAL_CARTILAGE})
+)
 #: Effective attenuation per label, dB/cm/MHz: the sonographer's near-field gain restores
 #: the body wall's (fat, muscle) own loss.
 _ATTENUATION_TABLE = label_table({**TISSUE_ATTENUATION, L.SUBCUTANEOUS_FAT: 0.0, L.MUSCLE: 0.0})
@@ -342,20 +395,19 @@ def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> Rendering:
     size = scene.size
     geometry = fan_geometry(size)
     x, y = beam_points(params.probe, geometry)
-    beam_labels = rasterise(scene.anatomy, x, y, functools.partial(_locate, params.probe, size))
+    beam_labels = rasterise_beam(scene.anatomy, params.probe, size, scene.plan)
     table = _ECHO_TABLE.copy()
     table[L.LIVER] = params.liver_echo
     echo = table[beam_labels]
-    fields = params.noise.rng("fields")
-    loops = correlated_field(fields, size, "bandpass", BOWEL_WAVELENGTH, 0.8)
-    noise = fields.standard_normal((2, size, size), dtype=np.float32)
+    noise = params.noise.rng("fields").standard_normal((2, size, size), dtype=np.float32)
     # Specular interfaces: label changes along each scan line (rows).
     edge = np.zeros(beam_labels.shape, dtype=bool)
     edge[1:] = beam_labels[1:] != beam_labels[:-1]
     edge[1:] &= (beam_labels[1:] != L.BACKGROUND) & (beam_labels[:-1] != L.BACKGROUND)
     echo[edge] += np.float32(BOUNDARY_ECHO)
     viscera = beam_labels == L.VISCERA
-    echo[viscera] *= np.exp(np.float32(BOWEL_TEXTURE_SD) * loops[viscera])
+    loops = scene.fields.at("bowel", x[viscera], y[viscera])
+    echo[viscera] *= np.exp(np.float32(BOWEL_TEXTURE_SD) * loops)
     # Liver scatterers: Gamma(m) intensities, clustered by a correlated log-normal field.
     liver = beam_labels == L.LIVER
     count = int(liver.sum())
@@ -398,6 +450,7 @@ def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> Rendering:
     gain_db = geometry.tgc_db - path_db
     intensity *= np.exp(gain_db * np.float32(math.log(10.0) / 10.0), out=gain_db)
     intensity *= np.float32(params.gain)
+    _add_reverberation(intensity, beam_labels)
     decibels = np.float32(10.0) * np.log10(intensity + np.float32(1e-6))
     floor = np.float32(REFERENCE_DB - DYNAMIC_RANGE_DB)
     beam_image = np.clip((decibels - floor) * np.float32(1.0 / DYNAMIC_RANGE_DB), 0.0, 1.0)
@@ -407,6 +460,23 @@ def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> Rendering:
     label_map = np.zeros((size, size), dtype=np.uint8)
     label_map[geometry.inside] = beam_labels.ravel()[geometry.source]
     return Rendering(image, label_map)
+
+
+def _add_reverberation(intensity: np.ndarray, beam_labels: np.ndarray) -> None:
+    """Add the wall's reverberations to the beam-grid ``intensity`` (rows = depth), in
+    place: the echoes above the wall's median depth (first row past fat, muscle, ribs
+    and cartilage along each scan line) repeat below it at multiples of that depth."""
+    wall_rows = int(np.median(np.argmin(_WALL[beam_labels], axis=0)))
+    if wall_rows < 2:
+        return
+    near = intensity[:wall_rows].copy()
+    size = intensity.shape[0]
+    for order in range(1, REVERB_ORDERS + 1):
+        start = order * wall_rows
+        if start >= size:
+            break
+        rows = min(wall_rows, size - start)
+        intensity[start : start + rows] += np.float32(REVERB_GAIN**order) * near[:rows]
 
 
 def mask_outside_fan(image: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Two renderings of one patient at different stages may differ only where disease acts:
 the stage-dependent labels (``label_ids.STAGE_DEPENDENT_IDS``) of either rendering,
-spread by the modality's blur (MRI, CT) or, in ultrasound, everything deeper along a
+spread by the point-spread function (MRI, CT), or, in ultrasound, everything deeper along a
 scan line than a stage-dependent sample, spread by the point-spread function. Masks
 are built at the rendering size (supersampled below 96 pixels) and reduced to the
 output size: an output pixel may change if any sample of its block may.
@@ -16,10 +16,18 @@ from generator import ct, mri
 from generator.label_ids import STAGE_DEPENDENT_IDS
 from generator.noise import blur_taps
 from generator.patient import Patient, supersampling
-from generator.rasterise import axial_label_map, rasterise
-from generator.ultrasound import beam_points, fan_geometry, psf_sigmas
+from generator.rasterise import axial_label_map
+from generator.ultrasound import fan_geometry, psf_sigmas, rasterise_beam
 
-BLUR_SD = {"MRI": mri.BLUR_SD, "CT": ct.BLUR_SD}
+
+def _axial_reach(modality: str, size: int) -> tuple[int, int]:
+    """(rows, columns) a pixel's change spreads at rendering ``size``: the reach of the
+    CT's blur or of the MRI's point-spread function (its ghosts copy only the wall)."""
+    if modality == "CT":
+        reach = _reach(ct.BLUR_SD * size) if ct.BLUR_SD * size >= 0.3 else 0
+        return reach, reach
+    taps_y, taps_x = mri.psf_taps(size)
+    return taps_y.size // 2, taps_x.size // 2
 
 
 def _stage_dependent(labels: np.ndarray) -> np.ndarray:
@@ -52,16 +60,16 @@ def _to_output(mask: np.ndarray, output_size: int) -> np.ndarray:
 def may_change(first: Patient, second: Patient, modality: str, output_size: int) -> np.ndarray:
     """Bool (S, S): output pixels of ``modality`` that disease may change between the two."""
     size = output_size * supersampling(output_size)
-    if modality in BLUR_SD:
+    if modality in ("MRI", "CT"):
         touched = _stage_dependent(axial_label_map(first.anatomy, size))
         touched |= _stage_dependent(axial_label_map(second.anatomy, size))
-        reach = _reach(BLUR_SD[modality] * size) if BLUR_SD[modality] * size >= 0.3 else 0
-        return _to_output(_dilate(touched, reach, reach), output_size)
+        rows, cols = _axial_reach(modality, size)
+        return _to_output(_dilate(touched, rows, cols), output_size)
     geometry = fan_geometry(size)
     touched = np.zeros((size, size), dtype=bool)
     for patient in (first, second):
         probe = patient.parameters["US"].probe
-        touched |= _stage_dependent(rasterise(patient.anatomy, *beam_points(probe, geometry)))
+        touched |= _stage_dependent(rasterise_beam(patient.anatomy, probe, size))
     # The echoes spread by the point-spread function; the round-trip loss changes
     # everything deeper along the same scan line (rows are depths, columns lines).
     sigma_axial, sigma_lateral = psf_sigmas(size)

@@ -39,7 +39,9 @@ def anatomies():
     for index in range(600):
         labels = sample_labels(index, seed=SEED)
         streams = StreamFamily(SEED, index, "anatomy")
-        out.append((labels, sample_anatomy(labels.severity, labels.fibrosis_stage, streams)))
+        out.append(
+            (labels, sample_anatomy(labels.severity, labels.fibrosis_stage, labels.sex, streams))
+        )
     return out
 
 
@@ -114,7 +116,9 @@ class TestLabelMaps:
                     assert not has, (modality, patient.labels.fibrosis_stage)
             late = [p for p in patients if p.labels.stage_index >= STAGES.index(stage)]
             share = np.mean([np.any(p.label_maps[modality] == finding) for p in late])
-            assert share >= 0.6, (modality, share)  # some F3-F4 livers have none
+            # Findings follow each modality's read-out: some late livers have none, and
+            # CT spots start high on it (ct.SPOT_ONSET), a partial cue at F3.
+            assert share >= (0.4 if modality == "CT" else 0.6), (modality, share)
 
 
 class TestTissueOrdering:
@@ -286,7 +290,7 @@ class TestDeterminism:
 
     def test_golden_values(self):
         """Deliberately regenerated for each GENERATOR_VERSION (tolerance for numpy builds)."""
-        assert GENERATOR_VERSION == "3.1.0"
+        assert GENERATOR_VERSION == "3.2.0"
         patient = generate_patient(0, seed=SEED, image_size=64)
         means = {m: float(image.mean()) for m, image in patient.images.items()}
         expected = GOLDEN_MEANS
@@ -340,5 +344,5 @@ class TestPrimitives:
         assert np.array_equal(label_map == 9, image >= 1.0)
 
 
-GOLDEN_MEANS = {"MRI": 0.259582, "CT": 0.177326, "US": 0.333732}
-GOLDEN_CT_LIVER_PIXELS = 429
+GOLDEN_MEANS = {"MRI": 0.260883, "CT": 0.284195, "US": 0.520133}
+GOLDEN_CT_LIVER_PIXELS = 505

@@ -91,7 +91,9 @@ class TestUltrasoundPose:
 
     def test_the_fan_overlays_the_axial_anatomy(self, patients):
         """Each ultrasound pixel, mapped through both affines, finds its own label in the
-        axial (CT) label map: the pose is the probe's, not a guess."""
+        axial (CT) label map: the pose is the probe's, not a guess. A wide body runs past
+        the axial field of view at the flank, where the probe sits; the fan's pixels
+        inside that field of view are compared."""
         for patient in patients:
             us, ct = patient.label_maps["US"], patient.label_maps["CT"]
             rows, columns = np.nonzero(us != 0)
@@ -99,7 +101,9 @@ class TestUltrasoundPose:
             to_ct = np.linalg.inv(pixel_to_patient(patient, "CT"))
             voxels = to_ct @ np.vstack([points, np.ones(points.shape[1])])
             column, row = np.rint(voxels[:2]).astype(int)
-            assert column.min() >= 0 and row.min() >= 0 and max(column.max(), row.max()) < 128
+            within = (column >= 0) & (row >= 0) & (column < 128) & (row < 128)
+            assert within.mean() > 0.7, within.mean()
+            rows, columns, row, column = rows[within], columns[within], row[within], column[within]
             agreement = (ct[row, column] == us[rows, columns]).mean()
             liver = ((ct[row, column] == LIVER) == (us[rows, columns] == LIVER)).mean()
             assert agreement > 0.9 and liver > 0.95, (agreement, liver)

@@ -80,7 +80,9 @@ def test_findings_persist_as_the_disease_progresses(modality):
         found = []
         for stage in STAGES:
             staged = at_stage(labels, stage)
-            anatomy = sample_anatomy(staged.severity, stage, StreamFamily(SEED, index, "anatomy"))
+            anatomy = sample_anatomy(
+                staged.severity, stage, staged.sex, StreamFamily(SEED, index, "anatomy")
+            )
             module = {"MRI": mri, "CT": ct, "US": ultrasound}[modality]
             params = module.MODALITY.sample(staged, anatomy, StreamFamily(SEED, index, modality))
             found.append([(x, y) for x, y, _ in getattr(params, family)])

@@ -8,14 +8,14 @@ in advanced fibrosis.
 Each modality reads the patient's severity with its own noise, as real imaging does,
 so stages overlap: trends are asserted on group statistics of ``PER_STAGE`` patients a
 stage, with thresholds chosen to hold for other seeds too, not only for the test seed.
-Checked for generator 3.0.0 with seeds 7, 2024 and 1: every test holds except, on seed
-7, ultrasound reflections' F3 < F4 pixel means (29.1 against 27.5 pixels a patient):
-their expected difference is small beside the Poisson count and the probe's partial
-view of the liver. Generator 3.1.0 reads CT severity with more noise (``ct.READOUT_SD``
-0.50 -> 0.66, for the AUROC range on every seed). Its CT tests, rechecked on seeds 7,
-2024 and 1, hold except on seed 2024, where spots fail twice: they show in 56 % of
-F3-F4 livers (the test asks 60 %), and F3 has more spot pixels than F4 (13.3 against
-12.3 a patient).
+Rechecked for generator 3.2.0 with seeds 7, 2024 and 1 (the test seed is 42): every
+test holds except four, by small margins. On seed 7 the ultrasound liver mean's
+Spearman correlation with stage is 0.33 (the test asks 0.4): the liver's depth now
+follows the habitus (fat attenuates what time-gain compensation only partly restores),
+which spreads the liver's brightness between patients. On seeds 2024 and 1, F3 livers
+carry a few more CT spot pixels than F4 (5.3 against 4.8, 8.2 against 7.9 a patient),
+and on seed 1 more ultrasound reflection pixels (26.3 against 24.7): their expected
+differences are small beside the Poisson counts.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def test_liver_intensity_rises_with_stage(patients_by_stage, modality):
     values = _per_stage(patients_by_stage, liver_mean, modality)
     group_means = {s: values[s].mean() for s in STAGES}
     assert group_means["F0"] < group_means["F2"] < group_means["F4"], group_means
-    assert _stage_correlation(values) > 0.4
+    # The CT's rise is kept weak (radiology sees none: REFERENCE.md), read with more noise.
+    assert _stage_correlation(values) > (0.3 if modality == "CT" else 0.4)
 
 
 @pytest.mark.parametrize("modality", ["MRI", "CT", "US"])
@@ -83,20 +84,28 @@ def test_stages_overlap(patients_by_stage, modality):
         assert values[lower].max() > values[upper].min(), (lower, upper)
 
 
+#: Least share of late-stage livers (from the finding's stage; F4) showing the finding.
+LATE_SHARES = {"MRI": (0.5, 0.6), "CT": (0.3, 0.3)}
+
+
 @pytest.mark.parametrize("modality", ["MRI", "CT"])
 def test_bright_focal_structures_visible_only_from_their_stage(patients_by_stage, modality):
     """MRI nodules from F2, CT high-density spots from F3, seen in the image itself.
 
-    Findings follow each modality's own read-out of severity, so a few late-stage
-    livers show none; they are common in the later stages and never earlier.
+    Findings follow each modality's own read-out of severity, so some late-stage
+    livers show none: MRI nodules are common from F2; CT spots start higher on the CT's
+    read-out (``ct.SPOT_ONSET``), so that they stay a partial cue at the F3 boundary of
+    the binary label, and show in a good third of F3-F4 livers, more in F4. Never
+    earlier than their stage.
     """
     values = _per_stage(patients_by_stage, bright_outlier_fraction, modality)
     first = STAGES.index(FINDINGS[modality][1])
     for stage in STAGES[:first]:
         assert np.mean(values[stage] > 0) <= 0.05, (stage, values[stage])
     late = np.concatenate([values[s] for s in STAGES[first:]])
-    assert np.mean(late > 0) >= 0.5
-    assert np.mean(values["F4"] > 0) >= 0.6
+    share_late, share_f4 = LATE_SHARES[modality]
+    assert np.mean(late > 0) >= share_late, np.mean(late > 0)
+    assert np.mean(values["F4"] > 0) >= share_f4, np.mean(values["F4"] > 0)
 
 
 @pytest.mark.parametrize("modality", ["MRI", "CT", "US"])
