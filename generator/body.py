@@ -138,20 +138,14 @@ class Body:
     def outline_points(
         self, angles: np.ndarray, depths: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``outline_point`` for arrays of angles and depths (broadcast): float64 (x, y)."""
+        """The points ``depths`` (FOV fractions, radially) inside the skin at ``angles``
+        (radians, from the body's centre); arrays broadcast together: float64 (x, y)."""
         dx, dy = np.cos(angles), np.sin(angles)
         semi_y = np.where(dy < 0, self.semi_y_anterior, self.semi_y_posterior)
         p = BODY_EXPONENT
         radius = (np.abs(dx / self.semi_x) ** p + np.abs(dy / semi_y) ** p) ** (1.0 / p)
         reach = (1.0 - depths / self.mean_semi) / radius
         return self.center[0] + reach * dx, self.center[1] + reach * dy
-
-    def outline_point(self, angle: float, depth: float) -> tuple[float, float]:
-        """The point ``depth`` (FOV fractions, radially) inside the skin at ``angle``."""
-        dx, dy = math.cos(angle), math.sin(angle)
-        reach = 1.0 / self.radius(self.center[0] + dx, self.center[1] + dy)
-        scale = 1.0 - depth / self.mean_semi
-        return self.center[0] + reach * scale * dx, self.center[1] + reach * scale * dy
 
     def skin_point(self, x: float, y: float, angle: float) -> tuple[float, float]:
         """Where the ray from (x, y) inside the body in direction ``angle`` leaves the skin."""
