@@ -257,7 +257,7 @@ def sample_body(sex: str, rng: np.random.Generator) -> Body:
     )
 
 
-def _arc(body: Body, low: float, high: float, rng: np.random.Generator) -> tuple[float, float]:
+def _arc(low: float, high: float, rng: np.random.Generator) -> tuple[float, float]:
     """A jittered arc (start, span) in radians from the degree range (low, high)."""
     start = low + rng.uniform(-RIB_JITTER_DEGREES, RIB_JITTER_DEGREES)
     span = (high - low) * rng.uniform(0.8, 1.1)
@@ -269,7 +269,7 @@ def sample_wall(body: Body, rng: np.random.Generator) -> Wall:
     rib_depth = body.fat_thickness + 0.6 * body.muscle_thickness
 
     def band(low: float, high: float) -> WallBand:
-        start, span = _arc(body, low, high, rng)
+        start, span = _arc(low, high, rng)
         half = mm(rng.uniform(*RIB_MM)) / 2
         return WallBand(body, start, span, rib_depth, half, half, 0.35)
 
@@ -279,7 +279,7 @@ def sample_wall(body: Body, rng: np.random.Generator) -> Wall:
     lungs, diaphragm = [], []
     for low, high in LUNG_ARCS.values():
         seen = rng.uniform() < LUNG_PROBABILITY
-        start, span = _arc(body, low, high, rng)
+        start, span = _arc(low, high, rng)
         depth = mm(rng.uniform(*LUNG_DEPTH_MM))
         muscle = mm(rng.uniform(*DIAPHRAGM_MM))
         if seen:
