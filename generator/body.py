@@ -10,7 +10,7 @@ and the wall. The field of view stays 360 mm: the heaviest patients are cut late
 as they are clinically.
 
 The wall (ANATOMY.md 2.5): ribs 7-12 are cut obliquely, so they show as arcs in the
-wall, about 5 per side, with the costal cartilages of the costal margin anteriorly on
+wall (eight in all), with the costal cartilages of the costal margin anteriorly on
 either side of the rectus sheath; the right lateral intercostal window (body-centre
 angles 150-210 degrees, image y downwards) is left free for the ultrasound probe. The
 lung bases are crescents in the posterior costophrenic recesses, behind the liver and

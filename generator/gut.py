@@ -1,10 +1,11 @@
 """The stomach and the colon at the level of the porta hepatis (ANATOMY.md 2.5).
 
-The stomach lies in the left upper quadrant deep to the left lobe: a wall (2-5 mm, with
-rugal folds on its inner surface) around its contents, supine: gas in the non-dependent
-(anterior) part above a horizontal level, fluid below it. The colon is cut at the
-hepatic flexure (under the right lobe, anterior) and at the splenic flexure (anterior to
-the spleen): a thin wall around mottled stool with gas bubbles, or a gas-filled lumen.
+The stomach lies in the left upper quadrant deep to the left lobe: a wall (3-6 mm, as the
+antrum's in Pickhardt 2003, with rugal folds on its inner surface) around its contents,
+supine: gas in the non-dependent (anterior) part above a horizontal level, fluid below.
+The colon is cut at the hepatic flexure (under the right lobe, anterior) and at the
+splenic flexure (anterior to the spleen): a thin wall around mottled stool with gas
+bubbles, or a gas-filled lumen.
 
 These are soft contents (``label_ids.DISPLACEABLE_IDS``): the liver and the spleen
 displace them as they grow.
