@@ -51,6 +51,8 @@ from sklearn.preprocessing import StandardScaler
 
 from benchmarks.common import (
     REPOSITORY,
+    add_cohort_arguments,
+    cohort_parameters,
     describe_machine_markdown,
     eroded,
     machine_description,
@@ -645,21 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
         "modality and fused; print the results and the calibration checks.",
         epilog="example: python benchmarks/baselines.py --num-patients 1000 --image-size 224",
     )
-    parser.add_argument(
-        "--num-patients",
-        type=int,
-        default=DEFAULT_NUM_PATIENTS,
-        help=f"patients to generate (default: {DEFAULT_NUM_PATIENTS})",
-    )
-    parser.add_argument(
-        "--image-size",
-        type=int,
-        default=DEFAULT_IMAGE_SIZE,
-        help=f"image side in pixels (default: {DEFAULT_IMAGE_SIZE})",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"dataset seed (default: {DEFAULT_SEED})"
-    )
+    add_cohort_arguments(parser, DEFAULT_NUM_PATIENTS, DEFAULT_IMAGE_SIZE)
     parser.add_argument(
         "--pixels",
         type=int,
@@ -701,13 +689,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.quick:
         args.num_patients, args.image_size = QUICK["num_patients"], QUICK["image_size"]
-    try:
-        parameters = GenerationParameters(args.num_patients, args.image_size, args.seed)
-    except ValueError as error:
-        print(f"baselines.py: error: {error}", file=sys.stderr)
-        return 2
-    if parameters.num_patients < 10:
-        print("baselines.py: error: --num-patients must be >= 10", file=sys.stderr)
+    parameters = cohort_parameters(args, "baselines.py")
+    if parameters is None:
         return 2
     if not 1 <= args.pixels <= parameters.image_size:
         print("baselines.py: error: --pixels must be in 1..--image-size", file=sys.stderr)

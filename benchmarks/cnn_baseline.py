@@ -64,7 +64,13 @@ from benchmarks.baselines import (
     log_loss_of,
     write_json,
 )
-from benchmarks.common import REPOSITORY, machine_description, markdown_table
+from benchmarks.common import (
+    REPOSITORY,
+    add_cohort_arguments,
+    cohort_parameters,
+    machine_description,
+    markdown_table,
+)
 from generator.cohort import split_indices
 from generator.contract import (
     DEFAULT_NUM_PATIENTS,
@@ -377,21 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
         "choose it on val, evaluate it on test; print the results table.",
         epilog="example: python benchmarks/cnn_baseline.py --epochs 15 --threads 1 --quiet",
     )
-    parser.add_argument(
-        "--num-patients",
-        type=int,
-        default=DEFAULT_NUM_PATIENTS,
-        help=f"patients to generate (default: {DEFAULT_NUM_PATIENTS})",
-    )
-    parser.add_argument(
-        "--image-size",
-        type=int,
-        default=DEFAULT_IMAGE_SIZE,
-        help=f"image side in pixels, >= 32 (default: {DEFAULT_IMAGE_SIZE})",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"dataset seed (default: {DEFAULT_SEED})"
-    )
+    add_cohort_arguments(parser, DEFAULT_NUM_PATIENTS, DEFAULT_IMAGE_SIZE, ", >= 32")
     parser.add_argument(
         "--epochs",
         type=int,
@@ -414,13 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        parameters = GenerationParameters(args.num_patients, args.image_size, args.seed)
-    except ValueError as error:
-        print(f"cnn_baseline.py: error: {error}", file=sys.stderr)
+    parameters = cohort_parameters(args, "cnn_baseline.py")
+    if parameters is None:
         return 2
     for bad, message in (
-        (parameters.num_patients < 10, "--num-patients must be >= 10"),
         (args.epochs < 1, "--epochs must be >= 1"),
         (args.threads < 1, "--threads must be >= 1"),
     ):

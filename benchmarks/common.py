@@ -7,6 +7,7 @@ running one never erases the other's figures), and the process pool both use.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import multiprocessing
 import multiprocessing.pool
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from generator.contract import DEFAULT_SEED, GenerationParameters
 from generator.files import write_text
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -181,3 +183,43 @@ def eroded(mask: np.ndarray, steps: int) -> np.ndarray:
         inner[:, :-1] &= mask[:, 1:]
         mask = inner
     return mask
+
+
+#: The fewest patients a difficulty or realism benchmark can split and measure.
+MIN_COHORT = 10
+
+
+def add_cohort_arguments(
+    parser: argparse.ArgumentParser, num_patients: int, image_size: int, size_note: str = ""
+) -> None:
+    """Add ``--num-patients``, ``--image-size`` (``size_note`` after its help, e.g.
+    ``", >= 32"``) and ``--seed`` with these defaults."""
+    parser.add_argument(
+        "--num-patients",
+        type=int,
+        default=num_patients,
+        help=f"patients to generate (default: {num_patients})",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=image_size,
+        help=f"image side in pixels{size_note} (default: {image_size})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"dataset seed (default: {DEFAULT_SEED})"
+    )
+
+
+def cohort_parameters(args: argparse.Namespace, script: str) -> GenerationParameters | None:
+    """The cohort the arguments of ``add_cohort_arguments`` name, or ``None`` after one
+    ``<script>: error: ...`` line on stderr (invalid, or under ``MIN_COHORT`` patients)."""
+    try:
+        parameters = GenerationParameters(args.num_patients, args.image_size, args.seed)
+    except ValueError as error:
+        print(f"{script}: error: {error}", file=sys.stderr)
+        return None
+    if parameters.num_patients < MIN_COHORT:
+        print(f"{script}: error: --num-patients must be >= {MIN_COHORT}", file=sys.stderr)
+        return None
+    return parameters

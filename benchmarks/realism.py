@@ -66,6 +66,8 @@ import numpy as np
 import scipy.stats
 
 from benchmarks.common import (
+    add_cohort_arguments,
+    cohort_parameters,
     describe_machine_markdown,
     eroded,
     machine_description,
@@ -75,7 +77,7 @@ from benchmarks.common import (
 )
 from generator import label_ids as L
 from generator import ultrasound
-from generator.contract import DEFAULT_IMAGE_SIZE, DEFAULT_SEED, STAGES, GenerationParameters
+from generator.contract import DEFAULT_IMAGE_SIZE, DEFAULT_SEED, STAGES
 from generator.patient import generate_patient
 from generator.physical_space import pixel_spacing_mm
 
@@ -875,21 +877,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ANATOMY.md) and print one PASS/FAIL row per property.",
         epilog="example: python benchmarks/realism.py --num-patients 300 --image-size 224",
     )
-    parser.add_argument(
-        "--num-patients",
-        type=int,
-        default=DEFAULT_NUM_PATIENTS,
-        help=f"patients to generate (default: {DEFAULT_NUM_PATIENTS})",
-    )
-    parser.add_argument(
-        "--image-size",
-        type=int,
-        default=DEFAULT_IMAGE_SIZE,
-        help=f"image side in pixels (default: {DEFAULT_IMAGE_SIZE})",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"dataset seed (default: {DEFAULT_SEED})"
-    )
+    add_cohort_arguments(parser, DEFAULT_NUM_PATIENTS, DEFAULT_IMAGE_SIZE)
     parser.add_argument(
         "--workers",
         type=int,
@@ -916,13 +904,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.quick:
         args.num_patients, args.image_size = QUICK["num_patients"], QUICK["image_size"]
-    try:
-        parameters = GenerationParameters(args.num_patients, args.image_size, args.seed)
-    except ValueError as error:
-        print(f"realism.py: error: {error}", file=sys.stderr)
-        return 2
-    if parameters.num_patients < 10:
-        print("realism.py: error: --num-patients must be >= 10", file=sys.stderr)
+    parameters = cohort_parameters(args, "realism.py")
+    if parameters is None:
         return 2
     if args.workers < 1:
         print("realism.py: error: --workers must be >= 1", file=sys.stderr)
