@@ -11,7 +11,9 @@ import numpy as np
 from benchmarks.common import eroded
 from generator import label_ids as A
 from generator import sample_labels
+from generator.anatomy import sample_anatomy
 from generator.contract import STAGES
+from generator.random_streams import StreamFamily
 
 #: Each modality's focal finding: its label id and the first stage that may show it.
 FINDINGS = {"MRI": (A.NODULE, "F2"), "CT": (A.SPOT, "F3"), "US": (A.REFLECTION, "F3")}
@@ -27,6 +29,18 @@ def indices_by_stage(per_stage: int, seed: int) -> dict[str, list[int]]:
             chosen[stage].append(index)
         index += 1
     return chosen
+
+
+def sampled_anatomies(count: int, seed: int) -> list[tuple]:
+    """(labels, anatomy) of patients 0..count-1: geometry only, no rendering."""
+    out = []
+    for index in range(count):
+        labels = sample_labels(index, seed=seed)
+        streams = StreamFamily(seed, index, "anatomy")
+        out.append(
+            (labels, sample_anatomy(labels.severity, labels.fibrosis_stage, labels.sex, streams))
+        )
+    return out
 
 
 def _box3(image: np.ndarray) -> np.ndarray:

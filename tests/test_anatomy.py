@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from measurements import sampled_anatomies
 
 from generator import ct, mri, ultrasound
 from generator import label_ids as L
@@ -25,13 +26,7 @@ SIZE = 128
 @pytest.fixture(scope="module")
 def cohort():
     """(labels, anatomy, CT label map at 128 px) of 60 patients."""
-    out = []
-    for index in range(60):
-        labels = sample_labels(index, seed=SEED)
-        streams = StreamFamily(SEED, index, "anatomy")
-        anatomy = sample_anatomy(labels.severity, labels.fibrosis_stage, labels.sex, streams)
-        out.append((labels, anatomy, axial_label_map(anatomy, SIZE)))
-    return out
+    return [(labels, a, axial_label_map(a, SIZE)) for labels, a in sampled_anatomies(60, SEED)]
 
 
 class TestHabitus:

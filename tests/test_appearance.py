@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from measurements import FINDINGS, indices_by_stage, liver_mean
+from measurements import FINDINGS, indices_by_stage, liver_mean, sampled_anatomies
 
 from generator import generate_patient, sample_labels
 from generator import label_ids as A
-from generator.anatomy import sample_anatomy
 from generator.contract import GENERATOR_VERSION, STAGES, STIFFNESS_KPA_BY_STAGE
 from generator.ct import WINDOW_LEVEL_HU, WINDOW_WIDTH_HU
 from generator.noise import correlated_field
@@ -35,14 +34,7 @@ def patients():
 @pytest.fixture(scope="module")
 def anatomies():
     """(labels, anatomy) of 600 patients: geometry only, no rendering."""
-    out = []
-    for index in range(600):
-        labels = sample_labels(index, seed=SEED)
-        streams = StreamFamily(SEED, index, "anatomy")
-        out.append(
-            (labels, sample_anatomy(labels.severity, labels.fibrosis_stage, labels.sex, streams))
-        )
-    return out
+    return sampled_anatomies(600, SEED)
 
 
 def _group_mean(patients, modality: str, ids) -> float:
