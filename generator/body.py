@@ -135,17 +135,13 @@ class Body:
         p = BODY_EXPONENT
         return (abs(dx / self.semi_x) ** p + abs(dy / semi_y) ** p) ** (1.0 / p)
 
-    def outline_points(
-        self, angles: np.ndarray, depths: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The points ``depths`` (FOV fractions, radially) inside the skin at ``angles``
-        (radians, from the body's centre); arrays broadcast together: float64 (x, y)."""
-        dx, dy = np.cos(angles), np.sin(angles)
-        semi_y = np.where(dy < 0, self.semi_y_anterior, self.semi_y_posterior)
-        p = BODY_EXPONENT
-        radius = (np.abs(dx / self.semi_x) ** p + np.abs(dy / semi_y) ** p) ** (1.0 / p)
-        reach = (1.0 - depths / self.mean_semi) / radius
-        return self.center[0] + reach * dx, self.center[1] + reach * dy
+    def outline_point(self, angle: float, depth: float) -> tuple[float, float]:
+        """The point ``depth`` (FOV fractions, radially) inside the skin at ``angle``
+        (radians, from the body's centre): (x, y) floats."""
+        cx, cy = self.center
+        dx, dy = math.cos(angle), math.sin(angle)
+        reach = (1.0 - depth / self.mean_semi) / self.radius(cx + dx, cy + dy)
+        return cx + reach * dx, cy + reach * dy
 
     def skin_point(self, x: float, y: float, angle: float) -> tuple[float, float]:
         """Where the ray from (x, y) inside the body in direction ``angle`` leaves the skin."""
@@ -203,16 +199,14 @@ class WallBand:
 
     @functools.cached_property
     def _box(self) -> tuple[float, float, float, float]:
-        angles = self.start + self.span * np.linspace(0.0, 1.0, 9)[:, None]
-        depths = np.array([[self.depth - self.outer, self.depth + self.inner]])
-        xs, ys = self.body.outline_points(angles, depths)
+        points = [
+            self.body.outline_point(self.start + self.span * k / 8, depth)
+            for k in range(9)
+            for depth in (self.depth - self.outer, self.depth + self.inner)
+        ]
+        xs, ys = zip(*points, strict=True)
         margin = 0.01
-        return (
-            float(xs.min()) - margin,
-            float(xs.max()) + margin,
-            float(ys.min()) - margin,
-            float(ys.max()) + margin,
-        )
+        return min(xs) - margin, max(xs) + margin, min(ys) - margin, max(ys) + margin
 
     def bounds(self) -> tuple[float, float, float, float]:
         """A box (x0, x1, y0, y1) holding the band (its outline sampled along the arc)."""

@@ -72,12 +72,15 @@ def correlated_field(
     """
     response, rows, cols = _band_filter(size, kind, float(scale), float(parameter))
     draws = rng.standard_normal((2, *response.shape), dtype=np.float32)
-    spectrum = np.zeros((size, size // 2 + 1), dtype=np.complex64)
+    # Only the first ``cols`` columns of the half spectrum are non-zero: the inverse FFT
+    # along y runs on those columns alone, and the one along x pads them with zeros.
+    spectrum = np.zeros((size, cols), dtype=np.complex64)
     band = (draws[0] + 1j * draws[1]) * response
-    spectrum[: rows + 1, :cols] = band[: rows + 1]
+    spectrum[: rows + 1] = band[: rows + 1]
     if rows:
-        spectrum[size - rows :, :cols] = band[rows + 1 :]
-    return np.fft.irfft2(spectrum, s=(size, size)).astype(np.float32, copy=False)
+        spectrum[size - rows :] = band[rows + 1 :]
+    field = np.fft.irfft(np.fft.ifft(spectrum, axis=0), n=size, axis=1)
+    return field.astype(np.float32, copy=False)
 
 
 @functools.lru_cache(maxsize=64)

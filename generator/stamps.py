@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from generator.geometry import membership
+
 
 def stamp_disc(
     image: np.ndarray,
@@ -43,7 +45,7 @@ def stamp_disc(
     weight = np.clip(np.float32(radius_px + 0.5) - np.sqrt(yy * yy + xx * xx), 0.0, 1.0)
     if label_map is not None:
         patch = label_map[y0:y1, x0:x1]
-        allowed = np.isin(patch, inside)
+        allowed = membership(frozenset(inside))[patch]
         weight *= allowed
         patch[weight >= 0.5] = label
     image[y0:y1, x0:x1] += np.float32(amplitude) * weight

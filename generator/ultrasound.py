@@ -12,9 +12,9 @@ envelope has a Gamma(m) intensity; healthy liver m ~ 0.8-1.0, fibrosis pushes m 
 Tsui et al. 2015, 2017) is convolved with an anisotropic point-spread function (short
 along the beam, wider across it); the envelope is log-compressed to [0, 1]. Specular
 interfaces (organ boundaries, the diaphragm) are bright; blood and fluid are anechoic;
-the body wall reverberates (its echoes repeat at multiples of its depth). Labels on the
-beam grid are rasterised on 2 x 2 sample blocks (``LABEL_BLOCK``), about the axial
-label map's resolution.
+the body wall reverberates (its echoes repeat at multiples of its depth). Each beam-grid
+sample inside the axial field of view takes the label of the axial label map's pixel that
+holds it (``beam_labels``), so ultrasound, MRI and CT show one anatomy at one resolution.
 
 Seed trends (the published contract): liver echogenicity and texture coarseness rise
 with severity (lower m, clustered scatterers with a longer correlation length); bright
@@ -41,11 +41,11 @@ from generator import label_ids as L
 from generator.anatomy import Anatomy
 from generator.cohort import PatientLabels
 from generator.findings import Finding, sample_findings
-from generator.geometry import FOV_MM, grid_slices, membership
+from generator.geometry import FOV_MM, membership
 from generator.modality import Modality, Rendering, Scene
 from generator.noise import blur_power, correlated_field, separable_blur
 from generator.random_streams import StreamFamily
-from generator.rasterise import PaintPlan, label_table, rasterise
+from generator.rasterise import label_table, rasterise
 from generator.stamps import stamp_disc
 
 # Probe and display geometry (field-of-view fractions of the axial slice; ~36 cm).
@@ -296,30 +296,32 @@ def beam_points(probe: Probe, geometry: FanGeometry) -> tuple[np.ndarray, np.nda
     )
 
 
-#: The beam grid's labels are rasterised on blocks of LABEL_BLOCK x LABEL_BLOCK samples
-#: (about 1.4 mm at 224 pixels: the axial label map's resolution), each block taking the
-#: label at its centre; echoes and speckle are formed on the full grid.
-LABEL_BLOCK = 2
+def beam_labels(scene: Scene, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Label ids at the beam-grid samples (x, y) (FOV fractions, float32 (S, S)): uint8
+    (S, S). A sample inside the axial field of view takes the label of the pixel of
+    ``scene.axial_labels`` that holds it; one outside it (the body wall of a body wider
+    than the field of view, the air above the skin) is rasterised where it lies."""
+    axial = scene.axial_labels
+    size = axial.shape[0]
+    row = np.floor(y * np.float32(size)).astype(np.intp)
+    col = np.floor(x * np.float32(size)).astype(np.intp)
+    seen = (row >= 0) & (row < size) & (col >= 0) & (col < size)
+    labels = axial.ravel().take(np.where(seen, row * size + col, 0))
+    unseen = ~seen
+    if unseen.any():
+        labels[unseen] = rasterise(
+            scene.anatomy, x[unseen][None, :], y[unseen][None, :], _beyond_the_grid, scene.plan
+        )[0]
+    return labels
 
 
-def rasterise_beam(
-    anatomy: Anatomy, probe: Probe, size: int, plan: PaintPlan | None = None
-) -> np.ndarray:
-    """Label ids on the (size, size) beam grid (rows = depths, columns = scan lines):
-    uint8, each ``LABEL_BLOCK`` x ``LABEL_BLOCK`` block the label at its centre.
-    ``plan``: the anatomy's ``rasterise.paint_plan`` if already made."""
-    blocks = -(-size // LABEL_BLOCK)
-    centre = (LABEL_BLOCK * np.arange(blocks) + LABEL_BLOCK / 2) / size  # fractions
-    radius = (PROBE_RADIUS + DEPTH * centre).astype(np.float32)
-    angle = -FAN_HALF_ANGLE + 2.0 * FAN_HALF_ANGLE * centre
-    cb, sb = math.cos(probe.beam_angle), math.sin(probe.beam_angle)
-    dir_x = (cb * np.cos(angle) - sb * np.sin(angle)).astype(np.float32)
-    dir_y = (sb * np.cos(angle) + cb * np.sin(angle)).astype(np.float32)
-    x = np.float32(probe.apex_x) + radius[:, None] * dir_x[None, :]
-    y = np.float32(probe.apex_y) + radius[:, None] * dir_y[None, :]
-    coarse = rasterise(anatomy, x, y, functools.partial(_locate, probe, blocks), plan)
-    full = np.repeat(np.repeat(coarse, LABEL_BLOCK, axis=0), LABEL_BLOCK, axis=1)
-    return np.ascontiguousarray(full[:size, :size])
+def _beyond_the_grid(bounds: tuple[float, float, float, float]) -> tuple[slice, slice] | None:
+    """Locator for points outside the axial field of view: a structure whose box lies
+    inside it cannot hold them."""
+    x0, x1, y0, y1 = bounds
+    if x0 >= 0.0 and x1 <= 1.0 and y0 >= 0.0 and y1 <= 1.0:
+        return None
+    return slice(None), slice(None)
 
 
 def _to_beam(probe: Probe, x: float, y: float, size: int) -> tuple[float, float]:
@@ -331,39 +333,6 @@ def _to_beam(probe: Probe, x: float, y: float, size: int) -> tuple[float, float]
     return (
         (angle + FAN_HALF_ANGLE) / (2 * FAN_HALF_ANGLE),
         (radius - PROBE_RADIUS) / DEPTH,
-    )
-
-
-def _locate(
-    probe: Probe, size: int, bounds: tuple[float, float, float, float]
-) -> tuple[slice, slice] | None:
-    """Beam-grid rows and columns that can see the axial box ``bounds`` (conservative).
-
-    Seen from the apex (outside the box), the box spans the distances from its nearest
-    point to its farthest corner, and the angles of its corners.
-    """
-    x0, x1, y0, y1 = bounds
-    ax, ay = probe.apex_x, probe.apex_y
-    near = math.hypot(min(max(ax, x0), x1) - ax, min(max(ay, y0), y1) - ay)
-    if near == 0.0:
-        return slice(None), slice(None)
-    corners = ((x0, y0), (x0, y1), (x1, y0), (x1, y1))
-    far = max(math.hypot(cx - ax, cy - ay) for cx, cy in corners)
-    angles = [
-        (math.atan2(cy - ay, cx - ax) - probe.beam_angle + math.pi) % (2 * math.pi) - math.pi
-        for cx, cy in corners
-    ]
-    if max(angles) - min(angles) > math.pi:  # the box lies behind the apex: keep it all
-        return slice(None), slice(None)
-    span = 2.0 * FAN_HALF_ANGLE
-    return grid_slices(
-        (
-            (min(angles) + FAN_HALF_ANGLE) / span,
-            (max(angles) + FAN_HALF_ANGLE) / span,
-            (near - PROBE_RADIUS) / DEPTH,
-            (far - PROBE_RADIUS) / DEPTH,
-        ),
-        size,
     )
 
 
@@ -395,21 +364,21 @@ def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> Rendering:
     size = scene.size
     geometry = fan_geometry(size)
     x, y = beam_points(params.probe, geometry)
-    beam_labels = rasterise_beam(scene.anatomy, params.probe, size, scene.plan)
+    labels = beam_labels(scene, x, y)
     table = _ECHO_TABLE.copy()
     table[L.LIVER] = params.liver_echo
-    echo = table[beam_labels]
+    echo = table[labels]
     noise = params.noise.rng("fields").standard_normal((2, size, size), dtype=np.float32)
     # Specular interfaces: label changes along each scan line (rows).
-    edge = np.zeros(beam_labels.shape, dtype=bool)
-    edge[1:] = beam_labels[1:] != beam_labels[:-1]
-    edge[1:] &= (beam_labels[1:] != L.BACKGROUND) & (beam_labels[:-1] != L.BACKGROUND)
+    edge = np.zeros(labels.shape, dtype=bool)
+    edge[1:] = labels[1:] != labels[:-1]
+    edge[1:] &= (labels[1:] != L.BACKGROUND) & (labels[:-1] != L.BACKGROUND)
     echo[edge] += np.float32(BOUNDARY_ECHO)
-    viscera = beam_labels == L.VISCERA
+    viscera = labels == L.VISCERA
     loops = scene.fields.at("bowel", x[viscera], y[viscera])
     echo[viscera] *= np.exp(np.float32(BOWEL_TEXTURE_SD) * loops)
     # Liver scatterers: Gamma(m) intensities, clustered by a correlated log-normal field.
-    liver = beam_labels == L.LIVER
+    liver = labels == L.LIVER
     count = int(liver.sum())
     if count:
         m = params.gamma_shape
@@ -428,7 +397,7 @@ def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> Rendering:
             _to_beam(params.probe, x0, y0, size),
             radius / DEPTH,
             REFLECTION_ECHO,
-            label_map=beam_labels,
+            label_map=labels,
             label=L.REFLECTION,
             inside=(L.LIVER, L.REFLECTION),
         )
@@ -443,14 +412,14 @@ def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> Rendering:
         intensity += specular
     # Round-trip loss accumulated along each scan line (to the middle of each sample),
     # partly restored by depth-dependent time-gain compensation.
-    loss_db = _ATTENUATION_TABLE[beam_labels] * np.float32(
+    loss_db = _ATTENUATION_TABLE[labels] * np.float32(
         2.0 * FREQUENCY_MHZ * geometry.row_spacing * FOV_CM
     )
     path_db = np.cumsum(loss_db, axis=0, dtype=np.float32) - np.float32(0.5) * loss_db
     gain_db = geometry.tgc_db - path_db
     intensity *= np.exp(gain_db * np.float32(math.log(10.0) / 10.0), out=gain_db)
     intensity *= np.float32(params.gain)
-    _add_reverberation(intensity, beam_labels)
+    _add_reverberation(intensity, labels)
     decibels = np.float32(10.0) * np.log10(intensity + np.float32(1e-6))
     floor = np.float32(REFERENCE_DB - DYNAMIC_RANGE_DB)
     beam_image = np.clip((decibels - floor) * np.float32(1.0 / DYNAMIC_RANGE_DB), 0.0, 1.0)
@@ -458,7 +427,7 @@ def render_ultrasound(params: UltrasoundParameters, scene: Scene) -> Rendering:
     image = np.zeros((size, size), dtype=np.float32)
     image[geometry.inside] = beam_image.ravel()[geometry.source]
     label_map = np.zeros((size, size), dtype=np.uint8)
-    label_map[geometry.inside] = beam_labels.ravel()[geometry.source]
+    label_map[geometry.inside] = labels.ravel()[geometry.source]
     return Rendering(image, label_map)
 
 

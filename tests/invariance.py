@@ -14,10 +14,12 @@ import numpy as np
 
 from generator import ct, mri
 from generator.label_ids import STAGE_DEPENDENT_IDS
+from generator.modality import Scene
 from generator.noise import blur_taps
 from generator.patient import Patient, supersampling
+from generator.random_streams import StreamFamily
 from generator.rasterise import axial_label_map
-from generator.ultrasound import fan_geometry, psf_sigmas, rasterise_beam
+from generator.ultrasound import beam_labels, beam_points, fan_geometry, psf_sigmas
 
 
 def _axial_reach(modality: str, size: int) -> tuple[int, int]:
@@ -68,8 +70,9 @@ def may_change(first: Patient, second: Patient, modality: str, output_size: int)
     geometry = fan_geometry(size)
     touched = np.zeros((size, size), dtype=bool)
     for patient in (first, second):
-        probe = patient.parameters["US"].probe
-        touched |= _stage_dependent(rasterise_beam(patient.anatomy, probe, size))
+        x, y = beam_points(patient.parameters["US"].probe, geometry)
+        scene = Scene(patient.anatomy, size, StreamFamily(0, 0, "anatomy"))  # labels only
+        touched |= _stage_dependent(beam_labels(scene, x, y))
     # The echoes spread by the point-spread function; the round-trip loss changes
     # everything deeper along the same scan line (rows are depths, columns lines).
     sigma_axial, sigma_lateral = psf_sigmas(size)

@@ -9,11 +9,10 @@ flat noise power spectrum at s^2 spacing^2, ramp-filtered noise peaks where its 
 does, and the geometric helpers are exact on discs and ellipses.
 
 Rows that FAIL on the default run (``python benchmarks/realism.py``: 300 patients at
-224 px, seed 42) for generator 3.2.0, 6 of 41:
+224 px, seed 42) for generator 3.3.0, 5 of 41:
 
 - CT: liver HU F4 minus F0 (rises: the seed's trend).
 - T2 MRI: liver signal F4 / F0 (rises: the seed's trend).
-- Ultrasound: Nakagami m falls with stage, 3 of 4 steps (F3 and F4 about equal).
 - Morphology: nodularity share of the F0-F4 rise at F3-F4; spleen area vs stage
   Spearman rho (0.40 against 0.47-0.73).
 - Habitus: CV of effective diameter (10.7 % against 16 % +- 20 %: the fixed 360 mm field
