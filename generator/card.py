@@ -17,10 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import datasets
 import pyarrow.parquet as pq
-from datasets.info import DatasetInfosDict
-from huggingface_hub import DatasetCard
 
 from generator.anatomy_figure import ANATOMY_FIGURE_FILE, shown_patient
 from generator.contract import (
@@ -37,6 +34,7 @@ from generator.contract import (
 from generator.files import human_size, write_text
 from generator.label_ids import LABEL_NAMES
 from generator.layout import CARD_FILE, CROISSANT_FILE, DICOM_DIR, NIFTI_DIR
+from generator.lazy_import import lazy_module
 from generator.modalities import MODALITY_TITLES
 from generator.parquet_export import ARROW_BYTES_KEY, DATA_DIR, SHARD_NAME, config_dir
 from generator.physical_space import spacing_table_markdown
@@ -44,6 +42,9 @@ from generator.progression_figure import PROGRESSION_FIGURE_FILE, shown_indices
 from generator.raw import IMAGES_DIR, LABELS_FILE, METADATA_FILE
 from generator.rows import CONFIG_NAMES
 from generator.sample_grid import PER_STAGE, SAMPLE_GRID_FILE, patients_per_stage
+
+datasets = lazy_module("datasets")
+huggingface_hub = lazy_module("huggingface_hub")
 
 #: The card source, beside the ``generator`` package.
 CARD_SOURCE = Path(__file__).resolve().parent.parent / "dataset_card.md"
@@ -73,6 +74,7 @@ BASELINE_SOURCES = (
         "benchmarks/cnn_baseline.py",
     ),
 )
+
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 #: The Hub's ``size_categories`` buckets: (upper bound, exclusive; label).
 _SIZE_CATEGORIES = (
@@ -212,9 +214,9 @@ def _arrow_nbytes(path: Path, parquet: pq.ParquetFile) -> int:
     return int(recorded)
 
 
-def dataset_infos(folder: Path) -> DatasetInfosDict:
+def dataset_infos(folder: Path) -> datasets.info.DatasetInfosDict:
     """Features and split sizes of every config, read back from its Parquet files."""
-    infos = DatasetInfosDict()
+    infos = datasets.info.DatasetInfosDict()
     for config in CONFIG_NAMES:
         features, splits = None, datasets.SplitDict()
         download_size = 0
@@ -345,7 +347,7 @@ def fill_placeholders(text: str, fields: Mapping[str, str]) -> str:
 
 def render_card(source: str, folder: Path, parameters: GenerationParameters) -> str:
     """The rendered ``README.md`` text for the export in ``folder``."""
-    card = DatasetCard(source, ignore_metadata_errors=False)
+    card = huggingface_hub.DatasetCard(source, ignore_metadata_errors=False)
     if not card.data.to_dict():
         raise CardError("the card source has no YAML front matter")
     configs = configs_metadata(folder)

@@ -26,7 +26,6 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import datasets
 import pyarrow.parquet as pq
 
 from generator.card import CARD_SOURCE, fill_placeholders
@@ -42,10 +41,13 @@ from generator.contract import (
 from generator.files import write_text
 from generator.label_ids import LABEL_NAMES
 from generator.layout import CROISSANT_FILE
+from generator.lazy_import import lazy_module
 from generator.manifest import sha256_file
 from generator.modalities import MODALITY_COLUMNS, MODALITY_TITLES
 from generator.parquet_export import DATA_DIR, SHARD_NAME
 from generator.raw import LABELS_FILE
+
+datasets = lazy_module("datasets")
 
 CONFORMS_TO = ("http://mlcommons.org/croissant/1.1", "http://mlcommons.org/croissant/RAI/1.0")
 LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"

@@ -26,19 +26,20 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets.arrow_writer import ArrowWriter
 
 from generator.cohort import split_indices
 from generator.contract import BUILDER_SPLIT_NAMES, GenerationParameters
 from generator.export_record import Written, digest_files
 from generator.files import atomic_writer
 from generator.layout import DATA_DIR, PARTS_DIR
+from generator.lazy_import import lazy_module
 from generator.modalities import MODALITIES
 from generator.patient import Patient
 from generator.rows import IMAGE_FORMATS, build_features, patient_example
+
+datasets = lazy_module("datasets")
 
 #: The Hub's limits for a Parquet file and a row group (uncompressed) that its dataset
 #: viewer pages through (``datasets.config.MAX_SHARD_SIZE`` and, from ``datasets`` 4.1,
@@ -133,7 +134,7 @@ def write_part(path: Path, patients: Sequence[Patient], config: str, num_patient
     image_size = patients[0].images[MODALITIES[0]].shape[0]
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_writer(path) as handle:
-        writer = ArrowWriter(
+        writer = datasets.arrow_writer.ArrowWriter(
             features=features(config, image_size),
             stream=pa.PythonFile(handle, mode="w"),
             writer_batch_size=len(patients),

@@ -6,14 +6,16 @@ both read these, so a streamed, a prepared and an exported row are the same row.
 
 from __future__ import annotations
 
-import datasets
 import numpy as np
 
 from generator.cohort import patient_id
 from generator.contract import BINARY_LABELS, SEXES, STAGES
 from generator.encoding import png_bytes, quantize_to_uint8
+from generator.lazy_import import lazy_module
 from generator.modalities import MODALITY_COLUMNS
 from generator.patient import Patient
+
+datasets = lazy_module("datasets")
 
 #: Image storage of each predefined config: ``png`` (uint8 grayscale PNG) or ``float32``.
 IMAGE_FORMATS = {"default": "png", "float32": "float32"}
