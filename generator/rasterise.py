@@ -8,8 +8,8 @@ disease-driven label. So a change of stage moves only the disease-driven and the
 labels (``label_ids.STAGE_DEPENDENT_IDS``), and ``tests/test_registry.py`` checks this
 rule on the table itself.
 
-``rasterise`` evaluates the layers at any set of points (the CT/MRI pixel grid, or the
-ultrasound probe's beam grid).
+``rasterise`` evaluates the layers at any set of points: the axial pixel grid (MRI, CT
+and, through it, ultrasound) and the ultrasound samples beyond that grid.
 """
 
 from __future__ import annotations
