@@ -74,7 +74,6 @@ BASELINE_SOURCES = (
         "benchmarks/cnn_baseline.py",
     ),
 )
-
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 #: The Hub's ``size_categories`` buckets: (upper bound, exclusive; label).
 _SIZE_CATEGORIES = (
