@@ -5,7 +5,8 @@ the chunk tasks of ``generator.shards.run_task`` and the Parquet files of
 ``generator.parquet_export.assemble_file``. Both engines write the same files: a job's
 bytes depend only on the parameters and the job. ``local`` runs a process pool on this
 machine; ``ray`` submits one Ray task per job to a cluster (``ray_address``) or to a
-local Ray started with ``workers`` CPUs. A Ray task whose worker dies is retried
+local Ray started with ``workers`` CPUs (``generator.local_ray``; the driver runs a few
+jobs itself while it starts). A Ray task whose worker dies is retried
 (``RAY_TASK_RETRIES``); jobs are idempotent, so a retry or a rerun after a killed
 driver writes the same files and skips the finished ones. On a cluster every node must
 see the output folder at the same path (shared storage: NFS, a mounted bucket), or the
@@ -22,18 +23,16 @@ import ctypes
 import logging
 import os
 import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from generator.contract import GenerationParameters
 from generator.export_record import Written
 from generator.extras import require
+from generator.local_ray import REPOSITORY_ROOT, LocalRay, wait_for_stopped
 from generator.storage import UrlFolder
 
 ENGINES = ("local", "ray")
-#: The checkout holding ``generator`` (for Ray workers when the package is not installed).
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 #: Retries of a Ray task whose worker dies (``max_retries``).
 RAY_TASK_RETRIES = 3
 #: Jobs submitted ahead per worker (CPU): enough to keep every worker busy, few enough
@@ -41,8 +40,6 @@ RAY_TASK_RETRIES = 3
 IN_FLIGHT_PER_WORKER = 4
 #: ``prctl`` option: the signal a process gets when its parent exits (linux/prctl.h).
 PR_SET_PDEATHSIG = 1
-#: Ray's setting (an environment variable its processes read) that turns its metrics off.
-METRICS_VARIABLE = "RAY_enable_metrics_collection"
 
 #: ``function(folder, parameters, job) -> Written``.
 Job = Callable[[Path | UrlFolder, GenerationParameters, object], Written]
@@ -121,73 +118,45 @@ def _local(folder, parameters, workers) -> Iterator[Runner]:
         yield run
 
 
-#: Local Rays shutting down while the export finishes (non-daemon threads: the interpreter
-#: waits for them before it exits, and the next start in this process joins them first).
-_SHUTTING_DOWN: list[threading.Thread] = []
-
-
-def _shut_down_in_background(ray) -> None:
-    """``ray.shutdown()`` in a thread: it mostly waits for each Ray process to exit (up to
-    a second each), time in which the driver writes the tables, the card and the manifest."""
-    thread = threading.Thread(target=ray.shutdown, name="ray-shutdown")
-    thread.start()
-    _SHUTTING_DOWN.append(thread)
-
-
-@contextlib.contextmanager
-def _local_ray_environment() -> Iterator[None]:
-    """The environment a local Ray's processes inherit, for the block: this checkout first
-    on ``PYTHONPATH``, and Ray's metrics off (``RAY_enable_metrics_collection=0``, unless
-    set): nothing reads them without a dashboard, and on 2 cores recording and
-    aggregating them costs several CPU-seconds a run."""
-    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", METRICS_VARIABLE)}
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPOSITORY_ROOT), saved["PYTHONPATH"]])
-    )
-    os.environ.setdefault(METRICS_VARIABLE, "0")
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _start_ray(ray, workers: int, ray_address: str | None) -> None:
-    """Connect to the cluster at ``ray_address``, or start a local Ray with ``workers`` CPUs.
-
-    Workers import ``generator`` from this checkout when it is not installed: a cluster's
-    through the job's ``runtime_env``; a local Ray's processes inherit ``PYTHONPATH``
-    (``_local_ray_environment``), so that Ray starts its first workers at once (a
-    ``runtime_env`` makes it set one up for them first: seconds on 2 cores). A local Ray
-    has no dashboard and logs nothing to the driver.
-    """
-    options = {"log_to_driver": False, "logging_level": logging.ERROR}
-    if ray_address:
-        runtime_env = {"env_vars": {"PYTHONPATH": str(REPOSITORY_ROOT)}}
-        ray.init(address=ray_address, runtime_env=runtime_env, **options)
-        return
-    with _local_ray_environment():
-        ray.init(num_cpus=workers, include_dashboard=False, **options)
+def _run_here_while(starting: Callable[[], bool], limit: int, run_one, queue: list) -> None:
+    """Run jobs from the end of ``queue`` in this process (``run_one(job)``) while
+    ``starting()``, at most ``limit`` of them."""
+    for _ in range(limit):
+        if not queue or not starting():
+            return
+        run_one(queue.pop())
 
 
 @contextlib.contextmanager
 def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
+    """Ray's ``run``. A local Ray starts in the background (``generator.local_ray``);
+    until it is up the driver runs jobs itself, at most its share (one in ``workers + 1``
+    of each ``run``'s jobs), so that the start costs the export little; then Ray runs the
+    rest. Which process runs a job changes nothing in its files."""
     ray = require("ray", "ray", "--engine ray")
-    while _SHUTTING_DOWN:
-        _SHUTTING_DOWN.pop().join()
-    started = not ray.is_initialized()
-    if started:
-        _start_ray(ray, workers, ray_address)
+    wait_for_stopped()
+    options = {"log_to_driver": False, "logging_level": logging.ERROR}
+    connected_here = not ray.is_initialized()  # else the caller's Ray, left running
+    local = LocalRay(ray, workers) if connected_here and not ray_address else None
+    if connected_here and ray_address:
+        runtime_env = {"env_vars": {"PYTHONPATH": str(REPOSITORY_ROOT)}}
+        ray.init(address=ray_address, runtime_env=runtime_env, **options)
     if not isinstance(folder, UrlFolder):  # a path as the workers' file system sees it
         folder = str(Path(folder).resolve())
-    window = IN_FLIGHT_PER_WORKER * max(int(ray.cluster_resources().get("CPU", workers)), 1)
 
     def run(function, jobs, on_done) -> None:
-        remote = ray.remote(max_retries=RAY_TASK_RETRIES, num_cpus=1)(function)
         queue, in_flight = list(reversed(jobs)), []
+        if local is not None and local.starting:
+            _run_here_while(
+                lambda: local.starting,
+                len(jobs) // (workers + 1),
+                lambda job: on_done(function(folder, parameters, job)),
+                queue,
+            )
+        if local is not None and not ray.is_initialized():
+            ray.init(address=local.address(), **options)
+        window = IN_FLIGHT_PER_WORKER * max(int(ray.cluster_resources().get("CPU", 1)), 1)
+        remote = ray.remote(max_retries=RAY_TASK_RETRIES, num_cpus=1)(function)
         try:
             while queue or in_flight:
                 while queue and len(in_flight) < window:
@@ -206,5 +175,7 @@ def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
     try:
         yield run
     finally:
-        if started:
-            _shut_down_in_background(ray)
+        if local is not None:
+            local.stop()
+        elif connected_here:
+            ray.shutdown()

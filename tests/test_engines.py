@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.engines import open_engine
+from generator import local_ray
+from generator.engines import _run_here_while, open_engine
 from generator.extras import MissingExtraError
 
 pytest.importorskip("ray")
@@ -98,3 +99,70 @@ def test_missing_ray_is_one_clear_line(monkeypatch, tmp_path):
         open_engine("ray", tmp_path, None),
     ):
         pass
+
+
+def test_the_driver_runs_jobs_only_while_ray_starts_and_at_most_its_share():
+    def run_here(queue: list, limit: int, starts_after: int) -> list:
+        ran = []
+        _run_here_while(lambda: len(ran) < starts_after, limit, ran.append, queue)
+        return ran
+
+    jobs = list(range(10))
+    queue = list(reversed(jobs))
+    assert run_here(queue, limit=3, starts_after=99) == [0, 1, 2]  # its share, in order
+    assert queue == list(reversed(jobs[3:]))  # the rest is left to Ray
+    assert run_here(list(reversed(jobs)), limit=9, starts_after=2) == [0, 1]  # Ray is up
+    assert run_here([], limit=3, starts_after=99) == []
+
+
+class _RecordingRay:
+    """Stands in for the ``ray`` module where ``LocalRay`` calls it."""
+
+    def __init__(self):
+        self.shutdowns = 0
+
+    def shutdown(self):
+        self.shutdowns += 1
+
+
+def test_a_local_ray_that_fails_to_start_reraises_in_the_caller(monkeypatch):
+    def fail(workers):
+        raise RuntimeError(f"no Ray with {workers} CPUs here")
+
+    monkeypatch.setattr(local_ray, "_start_node", fail)
+    recording = _RecordingRay()
+    node = local_ray.LocalRay(recording, 3)
+    with pytest.raises(RuntimeError, match="no Ray with 3 CPUs here"):
+        node.address()
+    assert not node.starting
+    node.stop()
+    local_ray.wait_for_stopped()
+    assert recording.shutdowns == 1
+
+
+def _raylets() -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"/raylet/raylet" in (entry / "cmdline").read_bytes():
+                    pids.add(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_a_local_ray_starts_in_the_background_and_stops_every_process():
+    import ray
+
+    before = _raylets()
+    node = local_ray.LocalRay(ray, 1)
+    assert node.starting  # returned at once: the node starts in the background
+    ray.init(address=node.address(), log_to_driver=False)
+    assert ray.cluster_resources()["CPU"] == 1
+    running = _raylets() - before
+    assert running
+    node.stop()
+    local_ray.wait_for_stopped()
+    assert not ray.is_initialized()
+    assert not running & _raylets()
