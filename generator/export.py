@@ -506,7 +506,7 @@ def _write_export(
                 out.upload(name, view / name)
             record.wrote(digest_files(view, [view / name for name in CARD_FILES]))
     elif "card" in formats:
-        _write_card(out, parameters)
+        _write_card(out, parameters, digests=record.digests)  # Parquet not read again
         record.wrote(digest_files(out, [out / name for name in CARD_FILES]))
     check_lock()
     record.flush()  # at a URL: every line before the manifest that says it is finished
@@ -522,7 +522,8 @@ def _write_card(
 ) -> None:
     """Write the card's files (``CARD_FILES``) into the local folder ``out``: the export,
     or the local view (``generator.url_card``) of the export at ``remote``, whose images
-    are read there and whose files' SHA-256 are ``digests``."""
+    are read there. ``digests`` (the export's record) gives the SHA-256 of the files
+    ``croissant.json`` lists."""
     labels = read_labels(out)
     stages = [row["fibrosis_stage"] for row in labels]
     patient_ids = [row["patient_id"] for row in labels]
