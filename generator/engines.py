@@ -136,13 +136,14 @@ def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
     ray = require("ray", "ray", "--engine ray")
     wait_for_stopped()
     options = {"log_to_driver": False, "logging_level": logging.ERROR}
+    if not isinstance(folder, UrlFolder):  # a path as the workers' file system sees it
+        folder = str(Path(folder).resolve())
     connected_here = not ray.is_initialized()  # else the caller's Ray, left running
-    local = LocalRay(ray, workers) if connected_here and not ray_address else None
     if connected_here and ray_address:
         runtime_env = {"env_vars": {"PYTHONPATH": str(REPOSITORY_ROOT)}}
         ray.init(address=ray_address, runtime_env=runtime_env, **options)
-    if not isinstance(folder, UrlFolder):  # a path as the workers' file system sees it
-        folder = str(Path(folder).resolve())
+    # last before the ``try`` whose ``finally`` stops it
+    local = LocalRay(ray, workers) if connected_here and not ray_address else None
 
     def run(function, jobs, on_done) -> None:
         queue, in_flight = list(reversed(jobs)), []
