@@ -17,6 +17,9 @@ Prints one table; every figure is measured in the same run:
   decoded) with one process, and with two worker processes each reading half of the
   shards (``IterableDataset.shard``), which is what two DataLoader workers do; torch
   is not needed;
+- ``targets``: issue 11's ratios (export / pure generation, Ray / local, streaming /
+  raw generation, each side by side in alternating rounds, medians), the export's peak
+  RSS and a rerun with nothing to do;
 - ``loading``: ``datasets.load_dataset(folder)`` on the export folder (cold cache) and a
   full pass over its train split, default (PNG) and ``float32`` configs, against
   ``np.load`` of the same patients' ``.npy`` files;
@@ -88,11 +91,17 @@ class Sizes:
     image_size: int
     memory_factor: int = 10  # the memory benchmark prepares num_patients and this many times
     peer_images: int = 150  # images per side and round of the TorchIO comparison
+    target_rounds: int = 3  # alternating rounds of each side-by-side target ratio
 
 
 FULL = Sizes(generation_patients=200, num_patients=1000, image_size=224)
 QUICK = Sizes(
-    generation_patients=10, num_patients=40, image_size=32, memory_factor=5, peer_images=6
+    generation_patients=10,
+    num_patients=40,
+    image_size=32,
+    memory_factor=5,
+    peer_images=6,
+    target_rounds=2,
 )
 
 #: The stream family key of each modality; the other streams (labels, anatomy) are shared.
@@ -529,16 +538,27 @@ def _export_command(folder: Path, num_patients: int, sizes: Sizes, *extra: str) 
 
 def measure_targets(sizes: Sizes, workdir: Path) -> list[tuple]:
     """The export against pure generation, its memory and rerun, and Ray against local,
-    each export as a fresh process."""
+    each export as a fresh process. Pure generation, the local export and the Ray export
+    run in ``sizes.target_rounds`` alternating rounds; the figures are the medians (peak
+    RSS: the largest)."""
     workers = os.cpu_count() or 1
     n, size = sizes.num_patients, sizes.image_size
     parameters = GenerationParameters(n, size, DEFAULT_SEED)
-    generation = pure_generation_seconds(parameters, workers)
-    local = workdir / "target-local"
-    export_wall, export_peak = run_measured(_export_command(local, n, sizes))
+    local, ray_folder = workdir / "target-local", workdir / "target-ray"
+    generations, exports, rays, export_peaks, ray_peaks = [], [], [], [], []
+    for _ in range(sizes.target_rounds):  # side by side: the machine's speed drifts
+        for folder in (local, ray_folder):
+            shutil.rmtree(folder, ignore_errors=True)
+        generations.append(pure_generation_seconds(parameters, workers))
+        wall, peak = run_measured(_export_command(local, n, sizes))
+        exports.append(wall)
+        export_peaks.append(peak)
+        wall, peak = run_measured(_export_command(ray_folder, n, sizes, "--engine", "ray"))
+        rays.append(wall)
+        ray_peaks.append(peak)
+    generation, export_wall, ray_wall = map(statistics.median, (generations, exports, rays))
+    export_peak, ray_peak = max(export_peaks), max(ray_peaks)
     rerun_wall, rerun_peak = run_measured(_export_command(local, n, sizes))
-    ray_folder = workdir / "target-ray"
-    ray_wall, ray_peak = run_measured(_export_command(ray_folder, n, sizes, "--engine", "ray"))
     same = (local / "manifest-sha256.txt").read_bytes() == (
         ray_folder / "manifest-sha256.txt"
     ).read_bytes()
@@ -789,7 +809,8 @@ def _consume_shard(dataset, num_shards: int, index: int) -> int:
 
 
 def measure_streaming(sizes: Sizes) -> list[tuple]:
-    """Patients/s of the train split streamed with one process and with two workers."""
+    """Patients/s of the train split streamed with one process and with two workers;
+    two workers and raw generation in ``sizes.target_rounds`` alternating rounds, medians."""
     builder = load_builder_class()(
         config_name="default",
         num_patients=sizes.num_patients,
@@ -800,15 +821,19 @@ def measure_streaming(sizes: Sizes) -> list[tuple]:
     start = time.perf_counter()
     single = _consume(dataset)
     one = time.perf_counter() - start
-    # Two DataLoader-style workers: each process iterates its half of the shards.
-    start = time.perf_counter()
-    with process_pool(2) as pool:
-        counts = pool.starmap(_consume_shard, [(dataset, 2, 0), (dataset, 2, 1)])
-    two = time.perf_counter() - start
-    if sum(counts) != single:
-        raise RuntimeError(f"two workers streamed {counts} rows, one process {single}")
     parameters = GenerationParameters(sizes.num_patients, sizes.image_size, DEFAULT_SEED)
-    raw = pure_generation_seconds(parameters, 2, split_indices(sizes.num_patients)["train"])
+    train = split_indices(sizes.num_patients)["train"]
+    twos, raws = [], []
+    for _ in range(sizes.target_rounds):  # side by side: the machine's speed drifts
+        # Two DataLoader-style workers: each process iterates its half of the shards.
+        start = time.perf_counter()
+        with process_pool(2) as pool:
+            counts = pool.starmap(_consume_shard, [(dataset, 2, 0), (dataset, 2, 1)])
+        twos.append(time.perf_counter() - start)
+        if sum(counts) != single:
+            raise RuntimeError(f"two workers streamed {counts} rows, one process {single}")
+        raws.append(pure_generation_seconds(parameters, 2, train))
+    two, raw = statistics.median(twos), statistics.median(raws)
     case = f"train, {single} patients, {dataset.num_shards} shards"
     return [
         _row("streaming", f"{case}, 1 process", single / one, "patients/s"),
@@ -889,6 +914,9 @@ How to read it:
 - `streaming`: `as_streaming_dataset(split="train")` with images decoded to arrays; two
   workers are two processes each iterating `IterableDataset.shard(2, i, contiguous=False)` (what
   DataLoader workers do; torch is not needed).
+- `targets`: the issues' targets. Each ratio's two sides (export and pure generation, Ray
+  and local export, two-worker streaming and raw generation) run in alternating rounds,
+  each export a fresh process; the figures are the medians.
 - `loading`: `datasets.load_dataset(folder, config)` with an empty cache, then every
   train row with its images as arrays; against `np.load` of the same `.npy` files.
 - `memory`: peak RSS of a fresh process running `download_and_prepare` (default config,
