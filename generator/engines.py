@@ -140,6 +140,7 @@ def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
         folder = str(Path(folder).resolve())
     connected_here = not ray.is_initialized()  # else the caller's Ray, left running
     if connected_here and ray_address:
+        # a cluster's workers import ``generator`` from this checkout if not installed
         runtime_env = {"env_vars": {"PYTHONPATH": str(REPOSITORY_ROOT)}}
         ray.init(address=ray_address, runtime_env=runtime_env, **options)
     # last before the ``try`` whose ``finally`` stops it
