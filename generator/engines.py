@@ -118,6 +118,18 @@ def _local(folder, parameters, workers) -> Iterator[Runner]:
         yield run
 
 
+def _connect(ray, **options) -> None:
+    """``ray.init(**options)``, keeping this process's SIGTERM handler: ``ray.init``
+    replaces it with its own ``sys.exit``, and a terminated export would neither stop as
+    the CLI says (``Terminated``) nor say so."""
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        ray.init(**options)
+    finally:
+        if handler is not None:  # None: not set from Python
+            signal.signal(signal.SIGTERM, handler)
+
+
 def _run_here_while(starting: Callable[[], bool], limit: int, run_one, queue: list) -> None:
     """Run jobs from the end of ``queue`` in this process (``run_one(job)``) while
     ``starting()``, at most ``limit`` of them."""
@@ -142,7 +154,7 @@ def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
     if connected_here and ray_address:
         # a cluster's workers import ``generator`` from this checkout if not installed
         runtime_env = {"env_vars": {"PYTHONPATH": str(REPOSITORY_ROOT)}}
-        ray.init(address=ray_address, runtime_env=runtime_env, **options)
+        _connect(ray, address=ray_address, runtime_env=runtime_env, **options)
     # last before the ``try`` whose ``finally`` stops it
     local = LocalRay(ray, workers) if connected_here and not ray_address else None
 
@@ -156,7 +168,7 @@ def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
                 queue,
             )
         if local is not None and not ray.is_initialized():
-            ray.init(address=local.address(), **options)
+            _connect(ray, address=local.address(), **options)
         window = IN_FLIGHT_PER_WORKER * max(int(ray.cluster_resources().get("CPU", 1)), 1)
         remote = ray.remote(max_retries=RAY_TASK_RETRIES, num_cpus=1)(function)
         try:
@@ -170,9 +182,6 @@ def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
             raise EngineError(
                 f"a Ray task failed past its retries ({cause}); rerun to resume"
             ) from None
-        finally:
-            for ref in in_flight:
-                ray.cancel(ref, force=True)
 
     try:
         yield run

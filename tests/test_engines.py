@@ -92,6 +92,22 @@ def test_a_killed_driver_resumes_from_the_finished_chunks(local, tmp_path):
     assert manifest(out) == manifest(local)
 
 
+def test_sigterm_stops_a_ray_export_as_it_stops_a_local_one(local, tmp_path):
+    out = tmp_path / "out"
+    process = export(out, "--engine", "ray", "--image-size", "64", stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not _ray_task_workers() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _ray_task_workers(), "no Ray worker was seen running a task"
+    process.send_signal(signal.SIGTERM)  # after ray.init, which installs its own handler
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err.decode()
+    assert err.decode().strip() == "export.py: terminated; rerun the same command to resume"
+    assert not (out / "manifest-sha256.txt").exists()
+    finished(out, "--engine", "ray", "--image-size", "64")
+    assert manifest(out) == manifest(finished(tmp_path / "reference", "--image-size", "64"))
+
+
 def test_missing_ray_is_one_clear_line(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails
     with (
