@@ -160,7 +160,7 @@ def _ray(folder, parameters, workers, ray_address) -> Iterator[Runner]:
 
     def run(function, jobs, on_done) -> None:
         queue, in_flight = list(reversed(jobs)), []
-        if local is not None and local.starting:
+        if local is not None:
             _run_here_while(
                 lambda: local.starting,
                 len(jobs) // (workers + 1),

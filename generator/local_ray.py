@@ -13,10 +13,10 @@ after ``ray.init``).
 The node is the one ``ray.init`` would start, less its log monitor (the driver shows no
 worker logs) and its autoscaler monitor (a fixed node has nothing to scale): measured on
 2 cores, a start then takes 2.3 s instead of 3.9 s, and 3.9 CPU-seconds over all
-processes instead of 6.9. Its processes import
-``generator`` from this checkout (``PYTHONPATH``), and record no metrics
-(``RAY_enable_metrics_collection=0``, unless set): nothing reads them without a
-dashboard, and on 2 cores recording them costs several CPU-seconds a run.
+processes instead of 6.9. Its processes import ``generator`` from this checkout
+(``PYTHONPATH``), and record no metrics (``RAY_enable_metrics_collection=0``, unless
+set): nothing reads them without a dashboard, and on 2 cores recording them costs
+several CPU-seconds a run.
 """
 
 from __future__ import annotations

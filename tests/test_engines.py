@@ -44,17 +44,22 @@ def manifest(folder: Path) -> str:
     return (folder / "manifest-sha256.txt").read_text()
 
 
-def _ray_task_workers() -> list[int]:
-    """PIDs of Ray worker processes running a chunk task (process title ``ray::run_task``)."""
+def _pids(matches) -> list[int]:
+    """PIDs of the processes whose command line (bytes) ``matches``."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "cmdline").read_bytes().startswith(b"ray::run_task"):
+                if matches((entry / "cmdline").read_bytes()):
                     pids.append(int(entry.name))
             except OSError:
                 continue
     return pids
+
+
+def _ray_task_workers() -> list[int]:
+    """PIDs of Ray worker processes running a chunk task (process title ``ray::run_task``)."""
+    return _pids(lambda cmdline: cmdline.startswith(b"ray::run_task"))
 
 
 def test_ray_writes_the_local_engines_files(local, tmp_path):
@@ -157,15 +162,7 @@ def test_a_local_ray_that_fails_to_start_reraises_in_the_caller(monkeypatch):
 
 
 def _raylets() -> set[int]:
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if b"/raylet/raylet" in (entry / "cmdline").read_bytes():
-                    pids.add(int(entry.name))
-            except OSError:
-                continue
-    return pids
+    return set(_pids(lambda cmdline: b"/raylet/raylet" in cmdline))
 
 
 def test_a_local_ray_starts_in_the_background_and_stops_every_process():
