@@ -57,8 +57,14 @@ def build_features(image_format: str, image_size: int) -> datasets.Features:
     return datasets.Features(columns)
 
 
-def patient_example(patient: Patient, num_patients: int, image_format: str) -> dict:
-    """One row (before ``datasets`` encoding) of ``patient`` among ``num_patients``."""
+def patient_example(
+    patient: Patient, num_patients: int, image_format: str, *, compress_png: bool = True
+) -> dict:
+    """One row (before ``datasets`` encoding) of ``patient`` among ``num_patients``.
+
+    ``compress_png=False`` (streaming) stores the ``png`` images uncompressed
+    (``generator.encoding.png_bytes``): the same pixels, decoded about seven times faster.
+    """
     labels = patient.labels
     example = {
         "patient_id": patient_id(labels.index, num_patients),
@@ -72,8 +78,12 @@ def patient_example(patient: Patient, num_patients: int, image_format: str) -> d
     for modality, column in MODALITY_COLUMNS.items():
         image, label_map = patient.images[modality], patient.label_maps[modality]
         if image_format == "png":
-            example[column] = {"path": None, "bytes": png_bytes(quantize_to_uint8(image))}
-            example[f"{column}_label_map"] = {"path": None, "bytes": png_bytes(label_map)}
+            pixels = quantize_to_uint8(image)
+            example[column] = {"path": None, "bytes": png_bytes(pixels, compress=compress_png)}
+            example[f"{column}_label_map"] = {
+                "path": None,
+                "bytes": png_bytes(label_map, compress=compress_png),
+            }
         else:
             example[column] = image
             example[f"{column}_label_map"] = label_map

@@ -213,17 +213,25 @@ class TestQuantisation:
         with pytest.raises(ValueError, match="dtype=uint8"):
             quantize_to_uint8(np.zeros((4, 4), np.uint8))
 
-    def test_png_round_trip_and_refusal(self):
+    @pytest.mark.parametrize("compress", [True, False])
+    def test_png_round_trip_and_refusal(self, compress):
         import io
 
         import PIL.Image
 
-        array = np.arange(64, dtype=np.uint8).reshape(8, 8)
-        image = PIL.Image.open(io.BytesIO(png_bytes(array)))
+        array = np.random.default_rng(1).integers(0, 256, (9, 8), dtype=np.uint8)
+        image = PIL.Image.open(io.BytesIO(png_bytes(array, compress=compress)))
         assert image.format == "PNG" and image.mode == "L"
         assert np.array_equal(np.asarray(image), array)
         with pytest.raises(ValueError, match="dtype=float32"):
-            png_bytes(array.astype(np.float32))
+            png_bytes(array.astype(np.float32), compress=compress)
+
+    def test_stored_png_holds_the_raw_rows_and_compressed_png_is_smaller(self):
+        array = np.tile(np.arange(32, dtype=np.uint8), (32, 1))
+        stored, compressed = png_bytes(array, compress=False), png_bytes(array)
+        unfiltered_rows = b"".join(b"\x00" + row.tobytes() for row in array)
+        assert unfiltered_rows in stored  # zlib level 0: stored blocks, no filter
+        assert len(compressed) < len(unfiltered_rows) / 4 < len(stored)
 
 
 class TestParallelAndStreaming:
@@ -246,6 +254,26 @@ class TestParallelAndStreaming:
                 rows_as_numpy(iterable.with_format("numpy")),
                 rows_as_numpy(built[config_name][split].with_format("numpy")),
             )
+
+    def test_streamed_pngs_are_stored_and_decode_to_the_prepared_pixels(self, built, tmp_path):
+        """Streaming skips compression; its images are the prepared (compressed) ones."""
+        import io
+
+        import PIL.Image
+
+        columns = IMAGE_COLUMNS + LABEL_MAP_COLUMNS
+        undecoded = {column: datasets.Image(decode=False) for column in columns}
+        streamed = make_builder(tmp_path, "default").as_streaming_dataset(split="train")
+        streamed_rows = list(streamed.cast(datasets.Features({**streamed.features, **undecoded})))
+        prepared_rows = built["default"]["train"].cast(
+            datasets.Features({**built["default"]["train"].features, **undecoded})
+        )
+        for streamed_row, prepared_row in zip(streamed_rows, prepared_rows, strict=True):
+            for column in columns:
+                stored, compressed = streamed_row[column]["bytes"], prepared_row[column]["bytes"]
+                assert len(stored) > S * (S + 1) > len(compressed)
+                pixels = [np.asarray(PIL.Image.open(io.BytesIO(b))) for b in (stored, compressed)]
+                assert np.array_equal(*pixels)
 
     def test_every_split_has_840_shards_for_nodes_and_dataloader_workers(self, tmp_path):
         streamed = make_builder(tmp_path, "default").as_streaming_dataset()
