@@ -2,12 +2,12 @@
 
 ``quantize_to_uint8`` is the one mapping from [0, 1] to grey levels (``default``
 config, figures); ``png_bytes`` writes an 8-bit grayscale PNG (colour type 0) with one
-IDAT chunk. Compressed (files: Parquet, figures): every row Sub-filtered, zlib level 1; a
-fixed filter and level make the bytes deterministic and the encoder about three times
-faster than Pillow's adaptive level-6 default, for files about 10 % larger. Stored
-(streaming, where the bytes are decoded at once and never kept): no filter, zlib level 0,
-about three times the size and about seven times faster to encode and decode. Any PNG
-decoder reads both, to the same pixels.
+IDAT chunk. Compressed (the ``default`` config's prepared and exported rows): every row
+Sub-filtered, zlib level 1; a fixed filter and level make the bytes deterministic and
+the encoder about three times faster than Pillow's adaptive level-6 default, for files
+about 10 % larger. Stored (streamed rows, decoded at once and never kept): no filter,
+zlib level 0, about three times the size and about seven times faster to encode and
+decode. Any PNG decoder reads both, to the same pixels.
 """
 
 from __future__ import annotations
