@@ -34,6 +34,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -566,7 +567,14 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread so that the run stops as on Ctrl-C."""
 
 
+#: Set by the SIGTERM handler. Ray's ``ray.wait`` and ``ray.get`` run signal handlers
+#: themselves and turn any exception a handler raises into a plain ``KeyboardInterrupt``,
+#: so the exception's type alone does not tell SIGTERM from Ctrl-C.
+_sigterm_received = threading.Event()
+
+
 def _raise_terminated(signum, frame) -> None:
+    _sigterm_received.set()
     raise Terminated
 
 
@@ -580,6 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"export.py: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    _sigterm_received.clear()
     previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         export(
@@ -596,9 +605,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"export.py: error: {error}", file=sys.stderr)
         return error.status
     except KeyboardInterrupt as interrupt:
-        stopped = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
+        terminated = isinstance(interrupt, Terminated) or _sigterm_received.is_set()
+        stopped = "terminated" if terminated else "interrupted"
         print(f"export.py: {stopped}; rerun the same command to resume", file=sys.stderr)
-        return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except OSError as error:
         print(f"export.py: error: {describe_os_error(error)}", file=sys.stderr)
         return EXIT_FAILED

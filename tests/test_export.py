@@ -221,3 +221,27 @@ class TestInterruptions:
         assert run(out) == 1
         assert "disk full" in capsys.readouterr().err
         assert not list((out / "images").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("signal_name", "status", "word"),
+    [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")],
+)
+def test_a_signal_is_named_even_when_a_library_rewraps_its_exception(
+    tmp_path, monkeypatch, capsys, signal_name, status, word
+):
+    """Ray's ``ray.wait`` turns an exception raised by a signal handler into a plain
+    ``KeyboardInterrupt``; SIGTERM must still exit 143 and say "terminated"."""
+    import signal
+
+    import generator.export
+
+    def export_inside_ray_wait(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), getattr(signal, signal_name))
+        except KeyboardInterrupt:  # what Ray raises instead of the handler's exception
+            raise KeyboardInterrupt from None
+
+    monkeypatch.setattr(generator.export, "export", export_inside_ray_wait)
+    assert main(["--out", str(tmp_path / "out"), "--num-patients", "2", "--quiet"]) == status
+    assert capsys.readouterr().err.strip() == f"export.py: {word}; rerun the same command to resume"
