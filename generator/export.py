@@ -604,8 +604,8 @@ def main(argv: list[str] | None = None) -> int:
     except ExportError as error:
         print(f"export.py: error: {error}", file=sys.stderr)
         return error.status
-    except KeyboardInterrupt as interrupt:
-        terminated = isinstance(interrupt, Terminated) or _sigterm_received.is_set()
+    except KeyboardInterrupt:
+        terminated = _sigterm_received.is_set()  # set before every Terminated is raised
         stopped = "terminated" if terminated else "interrupted"
         print(f"export.py: {stopped}; rerun the same command to resume", file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
